@@ -1,0 +1,109 @@
+"""Apply a plan: per change, re-read and skip it if stale, journal it, run its calls; then verify.
+
+This is the only place (with rollback) that holds a writable client, and it runs nothing but the
+`ApiCall`s a plan carries.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from remediator import registry
+from remediator.aws.context import ReadContext
+from remediator.aws.session import AccountSession
+from remediator.errors import RemediatorError
+from remediator.journal import Journal
+from remediator.model import (
+    APPLIED,
+    FAILED,
+    SKIPPED,
+    STALE,
+    AccountRun,
+    ApiCall,
+    ChangeResult,
+)
+from remediator.planner import replan
+
+# IAM is eventually consistent: a verification that still sees a difference looks again after these pauses.
+VERIFY_PAUSES: tuple[float, ...] = (1.0, 3.0)
+
+
+def is_stale(live: dict[str, Any] | None, before: dict[str, Any] | None) -> bool:
+    """A change is stale when any field it manages differs from its before-image."""
+    if before is None or live is None:
+        return (before is None) != (live is None)
+    return any(live.get(key) != value for key, value in before.items())
+
+
+def run_calls(session: AccountSession, calls: tuple[ApiCall, ...]) -> None:
+    for call in calls:
+        session.client(call.service, call.region).call(call.operation, **call.params)
+
+
+def apply_account(run: AccountRun, session: AccountSession, journal: Journal | None) -> None:
+    """Apply run's changes in order; stop the account at its first failure. Fills run.results."""
+    blocked = run.error or next((p.error for p in run.task_plans if p.error), "")
+    if blocked:
+        run.results += [ChangeResult(c.address, SKIPPED, "not applied: the account's plan failed") for c in run.changes]
+        return
+    reader = session.reader()
+    applied_plans = []
+    halted = ""
+    for plan in run.task_plans:
+        if not plan.changes:
+            continue
+        if halted:
+            run.results += [ChangeResult(c.address, SKIPPED, halted) for c in plan.changes]
+            continue
+        module = registry.get(plan.module)
+        try:
+            current = module.read(ReadContext(reader), plan.args)
+        except RemediatorError as exc:
+            halted = f"not applied: an earlier change failed ({exc})"
+            run.results += [
+                ChangeResult(c.address, FAILED, f"could not re-read before applying: {exc}") for c in plan.changes
+            ]
+            continue
+        for change in plan.changes:
+            if halted:
+                run.results.append(ChangeResult(change.address, SKIPPED, halted))
+                continue
+            if is_stale(module.resource_state(current, change.resource), change.before):
+                run.results.append(
+                    ChangeResult(change.address, STALE, "the resource changed since the plan was made; skipped")
+                )
+                continue
+            seq = journal.begin(run.account, plan.args, change) if journal else 0
+            try:
+                run_calls(session, change.calls)
+            except RemediatorError as exc:
+                if journal:
+                    journal.end(seq, FAILED, str(exc))
+                run.results.append(ChangeResult(change.address, FAILED, str(exc)))
+                halted = f"not applied: an earlier change failed ({change.address})"
+                continue
+            if journal:
+                journal.end(seq, APPLIED)
+            run.results.append(ChangeResult(change.address, APPLIED))
+        if any(r.status == APPLIED for r in run.results if r.address in {c.address for c in plan.changes}):
+            applied_plans.append(plan)
+    if applied_plans:
+        verify(run, reader, applied_plans)
+
+
+def verify(run: AccountRun, reader: AccountSession, plans: list[Any]) -> None:
+    """Re-read and re-plan the applied tasks; what is left means the account did not converge."""
+    try:
+        left = replan(reader, plans)
+        for pause in VERIFY_PAUSES:
+            if not left:
+                break
+            time.sleep(pause)
+            left = replan(reader, plans)
+    except RemediatorError as exc:
+        run.error = str(exc)
+        run.converged = False
+        return
+    run.leftover = left
+    run.converged = not left

@@ -1,0 +1,1 @@
+"""AWS access: one session per account, retrying clients, the check-mode firewall, shared reads."""

@@ -1,0 +1,37 @@
+"""What a module's read() gets: read-only clients and a per-account cache of bulk reads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from remediator.aws.session import AccountSession, Client
+from remediator.model import Account
+
+T = TypeVar("T")
+
+
+class ReadContext:
+    """Reads for one account. Bulk reads are cached for the life of the context (one run phase)."""
+
+    def __init__(self, session: AccountSession) -> None:
+        if not session.read_only:
+            raise ValueError("modules read through read-only sessions only")
+        self.session = session
+        self._facts: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def account(self) -> Account:
+        return self.session.account
+
+    def client(self, service: str, region: str | None = None) -> Client:
+        return self.session.client(service, region)
+
+    def fact(self, name: str, load: Callable[[ReadContext], T]) -> T:
+        """A named bulk read, done at most once per context."""
+        with self._lock:
+            if name not in self._facts:
+                self._facts[name] = load(self)
+            return self._facts[name]

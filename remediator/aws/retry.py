@@ -1,0 +1,99 @@
+"""The one retry policy: tenacity owns retrying; botocore's own retries are off.
+
+Throttling, 5xx and connection errors are retried with jittered exponential backoff, bounded in
+attempts and total time; each retry is logged at debug. Anything else fails at once as an AwsError.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import botocore.exceptions
+import tenacity
+
+from remediator.errors import AwsError
+
+log = logging.getLogger("remediator.aws")
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+CONNECTION_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectTimeoutError,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    total_seconds: float = 120.0
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        return error_code(exc) in THROTTLING_CODES or status >= 500
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
+def call_with_retry(fn: Callable[[], T], operation: str, policy: RetryPolicy = DEFAULT_POLICY) -> T:
+    """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message')."""
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.debug(
+            "retrying %s after %s (attempt %d, waiting %.2fs)",
+            operation,
+            error_code(exc) if exc else "?",
+            state.attempt_number,
+            state.next_action.sleep if state.next_action else 0.0,
+        )
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.total_seconds),
+        wait=tenacity.wait_random_exponential(multiplier=policy.base_delay, max=policy.max_delay),
+        retry=tenacity.retry_if_exception(is_retryable),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    try:
+        return retrying(fn)
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise AwsError(operation, str(err.get("Code", "Unknown")), str(err.get("Message", "")))
+    except CONNECTION_ERRORS as exc:
+        raise AwsError(operation, type(exc).__name__, str(exc))
+    except botocore.exceptions.ParamValidationError as exc:
+        raise AwsError(operation, "ParamValidationError", " ".join(str(exc).split()))
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsError(operation, "NoCredentials", "no AWS credentials found (set a profile, role_arn or environment)")
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsError(operation, type(exc).__name__, str(exc))

@@ -1,0 +1,195 @@
+"""One boto3 session per account, and the clients made from it.
+
+Clients come in two kinds: read-only ones (planning, check mode) carry a firewall that refuses any
+mutating operation before it is sent; writable ones are held only by the applier and rollback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.session
+
+from remediator import __version__
+from remediator.aws.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+from remediator.errors import AwsError, CheckModeViolation, RemediatorError
+from remediator.model import Account
+
+READ_PREFIXES = ("Get", "List", "Describe", "Generate", "Lookup", "Simulate", "Head", "Search")
+
+# Observers of every API call, in-process: (account name, service, OperationName, params, read_only).
+# The benchmark and the tests count calls with it; nothing in the product depends on it.
+CALL_OBSERVERS: list[Callable[[str, str, str, dict[str, Any], bool], None]] = []
+# Functions run on each new botocore client: tests register `before-send` handlers here to inject the
+# responses AWS gives where the emulator differs.
+CLIENT_HOOKS: list[Callable[[Any], None]] = []
+
+_EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def is_mutating(operation_name: str) -> bool:
+    return not operation_name.startswith(READ_PREFIXES)
+
+
+class Client:
+    """A botocore client whose calls go through the one retry policy."""
+
+    def __init__(self, raw: Any, policy: RetryPolicy) -> None:
+        self.raw = raw
+        self.policy = policy
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self.raw, operation, None)
+        if method is None:
+            raise RemediatorError(f"unknown {self.raw.meta.service_model.service_name} operation {operation!r}")
+        return call_with_retry(lambda: method(**params), operation, self.policy)
+
+    def pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a paginated operation, each page fetched (and retried) on its own."""
+        config = self.raw.get_paginator(operation)._pagination_cfg
+        input_tokens = _as_list(config["input_token"])
+        output_tokens = _as_list(config["output_token"])
+        more_key = config.get("more_results")
+        while True:
+            page = self.call(operation, **params)
+            yield page
+            tokens = [_lookup(page, key) for key in output_tokens]
+            if more_key is not None and not _lookup(page, more_key):
+                return
+            if not any(tokens):
+                return
+            params = {**params, **dict(zip(input_tokens, tokens, strict=True))}
+
+    def __getattr__(self, operation: str) -> Callable[..., dict[str, Any]]:
+        if operation.startswith("_"):
+            raise AttributeError(operation)
+        return lambda **params: self.call(operation, **params)
+
+
+def _as_list(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _lookup(page: dict[str, Any], key: str) -> Any:
+    node: Any = page
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+class AccountSession:
+    """Credentials and clients for one account; read_only sessions cannot write."""
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        read_only: bool,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        boto_session: boto3.Session | None = None,
+    ) -> None:
+        self.account = account
+        self.read_only = read_only
+        self.policy = policy
+        self._boto = boto_session
+        self._clients: dict[tuple[str, str], Client] = {}
+        self._lock = threading.Lock()
+        self._session_lock = threading.Lock()
+        self._identity: dict[str, Any] | None = None
+
+    def client(self, service: str, region: str | None = None) -> Client:
+        region = region or self.account.region
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = Client(self._make_client(service, region), self.policy)
+            return self._clients[key]
+
+    def reader(self) -> AccountSession:
+        """A read-only session on the same credentials (no second AssumeRole)."""
+        if self.read_only:
+            return self
+        return AccountSession(self.account, read_only=True, policy=self.policy, boto_session=self._session())
+
+    def identity(self) -> dict[str, Any]:
+        """GetCallerIdentity, once; used to check we reached the account the inventory names."""
+        if self._identity is None:
+            self._identity = self.client("sts").call("get_caller_identity")
+        return self._identity
+
+    def verify_account(self) -> None:
+        expected = self.account.account_id
+        if expected and self.identity().get("Account") != expected:
+            raise RemediatorError(
+                f"account {self.account.name!r}: credentials reach account {self.identity().get('Account')},"
+                f" not {expected} as the inventory says; nothing was read or changed"
+            )
+
+    def access_key_id(self) -> str | None:
+        creds = self._session().get_credentials()
+        return creds.access_key if creds else None
+
+    def _session(self) -> boto3.Session:
+        with self._session_lock:
+            if self._boto is None:
+                self._boto = self._open()
+            return self._boto
+
+    def _open(self) -> boto3.Session:
+        account = self.account
+        try:
+            base = boto3.Session(profile_name=account.profile, region_name=account.region)
+        except botocore.exceptions.ProfileNotFound:
+            raise RemediatorError(f"account {account.name!r}: AWS profile {account.profile!r} not found")
+        if account.endpoint_url and base.get_credentials() is None:
+            base = boto3.Session(region_name=account.region, **_EMULATOR_CREDENTIALS)
+        if not account.role_arn:
+            return base
+        sts = Client(self._raw_client(base, "sts", account.region, firewall=False), self.policy)
+        params: dict[str, Any] = {
+            "RoleArn": account.role_arn,
+            "RoleSessionName": account.session_name or f"remediator-{account.name}"[:64],
+        }
+        if account.external_id:
+            params["ExternalId"] = account.external_id
+        try:
+            creds = sts.call("assume_role", **params)["Credentials"]
+        except AwsError as exc:
+            raise RemediatorError(f"account {account.name!r}: cannot assume {account.role_arn}: {exc}")
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=account.region,
+        )
+
+    def _make_client(self, service: str, region: str) -> Any:
+        return self._raw_client(self._session(), service, region, firewall=self.read_only)
+
+    def _raw_client(self, session: boto3.Session, service: str, region: str, *, firewall: bool) -> Any:
+        config = botocore.config.Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            user_agent_extra=f"remediator/{__version__}",
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        raw = session.client(service, region_name=region, endpoint_url=self.account.endpoint_url, config=config)
+        name = self.account.name
+        read_only = firewall
+
+        def before_call(params: Any, model: Any, **_: Any) -> None:
+            if read_only and is_mutating(model.name):
+                raise CheckModeViolation(
+                    f"refused {service}.{model.name}: this client is read-only (check mode or planning)"
+                )
+            for observer in CALL_OBSERVERS:
+                observer(name, service, model.name, dict(params), read_only)
+
+        raw.meta.events.register("before-parameter-build.*.*", before_call)
+        for hook in CLIENT_HOOKS:
+            hook(raw)
+        return raw

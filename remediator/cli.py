@@ -1,0 +1,319 @@
+"""The command line: a thin layer over loader → prepare → planner → applier → report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from remediator import __version__, guards, planfile, registry
+from remediator.applier import apply_account
+from remediator.aws.session import AccountSession
+from remediator.errors import ConfigError, GuardError, RemediatorError
+from remediator.journal import Journal
+from remediator.loader.extra_vars import parse_extra_vars
+from remediator.loader.inventory import Inventory, implicit_inventory, load_inventory
+from remediator.loader.playbook import load_playbook
+from remediator.model import AccountRun
+from remediator.planner import plan_account
+from remediator.prepare import Prepared, Selection, prepare
+from remediator.report import EXIT_ERROR, Report, render
+from remediator.templating import Renderer, template_dirs
+
+FORMATS = ("text", "json", "markdown", "junit", "sarif")
+log = logging.getLogger("remediator")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "debug", False):
+        for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.handler(args))
+    except RemediatorError as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        if getattr(args, "format", None) == "json" and not getattr(args, "report", None):
+            print(json.dumps({"format_version": 1, "error": str(exc), "exit_code": EXIT_ERROR, "accounts": []}))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="remediator", description="Remediate AWS IAM security baselines.")
+    parser.add_argument("--version", action="version", version=f"remediator {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="tracebacks and retry logs")
+
+    run = sub.add_parser("run", parents=[common], help="plan a playbook against accounts, and apply it unless --check")
+    run.add_argument("playbook")
+    _inventory_options(run)
+    run.add_argument("--check", action="store_true", help="plan and report; write nothing")
+    run.add_argument("--diff", action="store_true", help="show before/after of each change")
+    run.add_argument("--limit", help="accounts: names, groups, globs, !name, a:b")
+    run.add_argument("--tags", default="", help="run only tasks with these tags (comma-separated)")
+    run.add_argument("--skip-tags", default="", help="skip tasks with these tags (comma-separated)")
+    run.add_argument("--forks", type=int, default=5, help="accounts planned and applied in parallel")
+    run.add_argument("--plan-out", help="write the plan to this file (apply it later with `remediator apply`)")
+    run.add_argument("--max-changes", type=int, help="refuse a run that would make more changes than this")
+    _output_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    apply = sub.add_parser(
+        "apply", parents=[common], help="apply a saved plan exactly; changes no longer matching it are skipped"
+    )
+    apply.add_argument("plan")
+    apply.add_argument("--forks", type=int, default=5)
+    _output_options(apply)
+    apply.set_defaults(handler=cmd_apply, diff=False)
+
+    validate = sub.add_parser(
+        "validate", parents=[common], help="check a playbook offline: syntax, schema, options, templates"
+    )
+    validate.add_argument("playbook")
+    _inventory_options(validate)
+    validate.set_defaults(handler=cmd_validate)
+
+    rollback = sub.add_parser("rollback", parents=[common], help="undo the changes a journal records, newest first")
+    rollback.add_argument("journal")
+    rollback.add_argument("--check", action="store_true", help="show what would be undone")
+    rollback.set_defaults(handler=cmd_rollback)
+
+    doc = sub.add_parser("doc", parents=[common], help="list modules, or show one module's options and example")
+    doc.add_argument("module", nargs="?")
+    doc.set_defaults(handler=cmd_doc)
+
+    perms = sub.add_parser("permissions", parents=[common], help="least-privilege IAM policy for running a playbook")
+    perms.add_argument("playbook")
+    perms.add_argument("--check", action="store_true", help="only what check mode needs")
+    perms.set_defaults(handler=cmd_permissions)
+
+    schema = sub.add_parser("schema", parents=[common], help="JSON Schema of playbooks, for editors")
+    schema.set_defaults(handler=cmd_schema)
+
+    sandbox = sub.add_parser("sandbox", parents=[common], help="serve the emulator with the demo account until Ctrl-C")
+    sandbox.add_argument("--port", type=int, default=5000)
+    sandbox.set_defaults(handler=cmd_sandbox)
+    return parser
+
+
+def _inventory_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--inventory", help="inventory file (default: the current credentials' account)")
+    parser.add_argument(
+        "-e", "--extra-vars", action="append", default=[], metavar="KEY=VALUE|@FILE", help="extra variables"
+    )
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", help="journal file (default: .remediator/journal/<time>.jsonl)")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument("--report", help="write the report in --format to this file; stdout stays text")
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def load_run_inputs(args: argparse.Namespace) -> tuple[Any, Inventory, Prepared]:
+    """Everything before the first AWS call. Bad input raises here, having called nothing."""
+    playbook = load_playbook(args.playbook)
+    inventory = load_inventory(args.inventory) if args.inventory else implicit_inventory()
+    extra = parse_extra_vars(args.extra_vars)
+    selection = Selection(
+        limit=getattr(args, "limit", None),
+        tags=_split(getattr(args, "tags", "") or ""),
+        skip_tags=_split(getattr(args, "skip_tags", "") or ""),
+    )
+    prepared = prepare(playbook, inventory, extra, selection, Renderer(template_dirs(args.playbook)))
+    return playbook, inventory, prepared
+
+
+class EmbeddedEmulators:
+    """Starts the embedded emulator (seeded with the demo account) for accounts that ask for it."""
+
+    def __init__(self) -> None:
+        self.emulator: Any = None
+
+    def resolve(self, accounts: list[Any]) -> list[Any]:
+        if not any(a.endpoint_url == "embedded" for a in accounts):
+            return accounts
+        from remediator.sandbox import demo
+        from remediator.sandbox.server import Emulator
+
+        self.emulator = Emulator()
+        self.emulator.reset()  # the emulator's state is per process: start from the demo account alone
+        demo.seed(self.emulator.url)
+        return [replace(a, endpoint_url=self.emulator.url) if a.endpoint_url == "embedded" else a for a in accounts]
+
+    def stop(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    playbook, inventory, prepared = load_run_inputs(args)
+    if args.forks < 1:
+        raise ConfigError("--forks must be 1 or more")
+    if args.max_changes is not None and args.max_changes < 0:
+        raise ConfigError("--max-changes must be 0 or more")
+    embedded = EmbeddedEmulators()
+    try:
+        accounts = embedded.resolve(prepared.accounts)
+        sessions = {a.name: AccountSession(a, read_only=args.check) for a in accounts}
+
+        def plan_one(account: Any) -> AccountRun:
+            reader = sessions[account.name].reader()
+            return plan_account(account, prepared.task_plans.get(account.name, []), reader)
+
+        with ThreadPoolExecutor(max_workers=args.forks) as pool:
+            runs = list(pool.map(plan_one, accounts))
+        report = Report("check" if args.check else "apply", runs, diff=args.diff, warnings=prepared.warnings)
+        report.playbook = playbook.path
+        try:
+            guards.check_run(runs, args.max_changes)
+        except GuardError as exc:
+            report.error = str(exc)
+        if args.plan_out:
+            planfile.write(
+                args.plan_out,
+                runs,
+                playbook=playbook.path,
+                playbook_digest=playbook.digest,
+                inventory_digest=inventory.digest,
+            )
+            report.plan_file = args.plan_out
+        if not args.check and not report.error:
+            apply_runs(report, runs, sessions, args)
+        return emit(report, args)
+    finally:
+        embedded.stop()
+
+
+def apply_runs(
+    report: Report, runs: list[AccountRun], sessions: dict[str, AccountSession], args: argparse.Namespace
+) -> None:
+    if not any(run.changes for run in runs):
+        return
+    path = args.journal or default_journal_path()
+    journal = Journal(path)
+    report.journal = str(path)
+    with ThreadPoolExecutor(max_workers=max(1, getattr(args, "forks", 5))) as pool:
+        list(pool.map(lambda run: apply_account(run, sessions[run.account.name], journal), runs))
+
+
+def default_journal_path() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return Path(".remediator") / "journal" / f"{stamp}.jsonl"
+
+
+def emit(report: Report, args: argparse.Namespace) -> int:
+    if args.report:
+        Path(args.report).write_text(render(report, args.format), encoding="utf-8")
+        sys.stdout.write(render(report, "text"))
+    else:
+        sys.stdout.write(render(report, args.format))
+    if report.error:
+        print(f"error: {report.error}", file=sys.stderr)
+    for run in report.runs:
+        if run.error:
+            print(f"error: account {run.account.name!r}: {run.error}", file=sys.stderr)
+    return report.exit_code
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    runs = planfile.read(args.plan)
+    if any(run.account.endpoint_url == "embedded" for run in runs):
+        raise ConfigError(
+            "the plan names the embedded emulator, which ended with the run that planned it", file=args.plan
+        )
+    sessions = {run.account.name: AccountSession(run.account, read_only=False) for run in runs}
+    report = Report("apply", runs)
+    report.plan_file = args.plan
+    apply_runs(report, runs, sessions, args)
+    return emit(report, args)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    playbook, _inventory, prepared = load_run_inputs(args)
+    for warning in prepared.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    tasks = sum(len(p.tasks) for p in playbook.plays)
+    rendered = sum(len(v) for v in prepared.task_plans.values())
+    print(
+        f"ok: {playbook.path}: {len(playbook.plays)} play(s), {tasks} task(s);"
+        f" {rendered} rendered for {len(prepared.accounts)} account(s)"
+    )
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from remediator.rollback import rollback
+
+    outcome = rollback(args.journal, check=args.check)
+    for line in outcome.lines:
+        print(line)
+    return outcome.exit_code
+
+
+def cmd_doc(args: argparse.Namespace) -> int:
+    from remediator.docs import module_doc, module_list
+
+    if args.module and not registry.has(args.module):
+        raise ConfigError(f"no module named {args.module!r} (modules: {', '.join(registry.names())})")
+    print(module_doc(args.module) if args.module else module_list())
+    return 0
+
+
+def cmd_permissions(args: argparse.Namespace) -> int:
+    from remediator.docs import permissions_policy
+
+    playbook = load_playbook(args.playbook)
+    modules = sorted({task.module for play in playbook.plays for task in play.tasks})
+    print(json.dumps(permissions_policy(modules, check=args.check), indent=2))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from remediator.loader.schema import playbook_schema
+
+    print(json.dumps(playbook_schema(), indent=2))
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import threading
+
+    from remediator.sandbox import demo
+    from remediator.sandbox.server import Emulator
+
+    emulator = Emulator(args.port)
+    try:
+        demo.seed(emulator.url)
+        print(f"emulator with the demo account at {emulator.url} (Ctrl-C to stop)", flush=True)
+        print("inventory for it:", flush=True)
+        print(f'  all:\n    accounts:\n      demo: {{endpoint_url: "{emulator.url}"}}', flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        emulator.stop()
+    return 0

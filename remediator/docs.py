@@ -1,0 +1,58 @@
+"""`remediator doc` and `remediator permissions`, generated from what each module declares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator import registry
+
+BASE_READ = ["sts:GetCallerIdentity"]
+
+
+def module_list() -> str:
+    width = max(len(n) for n in registry.names())
+    lines = [f"{m.name:<{width}}  {m.summary}" for m in registry.each()]
+    return "\n".join(lines) + "\n\nremediator doc MODULE shows one module's options and an example."
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return " | ".join(map(str, schema["enum"]))
+    kind = schema.get("type", "any")
+    kind = " | ".join(kind) if isinstance(kind, list) else str(kind)
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        kind += f" ({low}–{high})"
+    return kind
+
+
+def module_doc(name: str) -> str:
+    module = registry.get(name)
+    props: dict[str, Any] = module.args_schema.get("properties", {})
+    required = set(module.args_schema.get("required", []))
+    width = max((len(k) for k in props), default=4)
+    lines = [f"{name}: {module.summary}", "", "OPTIONS"]
+    for key, schema in props.items():
+        flag = " (required)" if key in required else ""
+        desc = schema.get("description", "")
+        lines.append(f"  {key:<{width}}  {_type(schema)}{flag}" + (f" — {desc}" if desc else ""))
+    lines += ["", "PERMISSIONS"]
+    lines.append("  read:  " + ", ".join(module.permissions.get("read", [])))
+    lines.append("  write: " + ", ".join(module.permissions.get("write", [])))
+    if module.example:
+        lines += ["", "EXAMPLE", *("  " + line for line in module.example.rstrip().splitlines())]
+    return "\n".join(lines)
+
+
+def permissions_policy(modules: list[str], *, check: bool) -> dict[str, Any]:
+    """The least-privilege identity policy for running those modules, in check mode or to apply."""
+    read = set(BASE_READ)
+    write: set[str] = set()
+    for name in modules:
+        perms = registry.get(name).permissions
+        read |= set(perms.get("read", []))
+        write |= set(perms.get("write", []))
+    statements = [{"Sid": "RemediatorRead", "Effect": "Allow", "Action": sorted(read), "Resource": "*"}]
+    if write and not check:
+        statements.append({"Sid": "RemediatorWrite", "Effect": "Allow", "Action": sorted(write), "Resource": "*"})
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,228 @@
+"""The core data of a run: plain frozen dataclasses that serialise to JSON and back.
+
+Everything that crosses a boundary (planner → report, plan file, journal) is one of these, so a plan
+saved today applies tomorrow exactly as it was shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ACTIONS = ("create", "update", "delete", "disable", "enable")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Account:
+    """One AWS account of the inventory and how to reach it (never its secrets)."""
+
+    name: str
+    account_id: str | None = None
+    region: str = "us-east-1"
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    session_name: str | None = None
+    endpoint_url: str | None = None
+    groups: tuple[str, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def connection(self) -> dict[str, Any]:
+        """What a later `apply` or `rollback` needs to reach the same account again."""
+        keys = ("name", "account_id", "region", "profile", "role_arn", "external_id", "session_name")
+        data = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.endpoint_url:
+            data["endpoint_url"] = self.endpoint_url
+        return data
+
+    @classmethod
+    def from_connection(cls, data: dict[str, Any]) -> Account:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task as written in the playbook, before rendering."""
+
+    name: str
+    module: str
+    args: dict[str, Any]
+    location: Location
+    arg_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    key_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    when: Any = None
+    loop: Any = None
+    tags: tuple[str, ...] = ()
+    max_changes: Any = None
+    lint: str = "warn"
+
+
+@dataclass(frozen=True)
+class Play:
+    name: str
+    pattern: str
+    tasks: tuple[Task, ...]
+    location: Location
+    vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: str
+    plays: tuple[Play, ...]
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One write, as data: the only form a change to AWS takes."""
+
+    service: str
+    operation: str
+    params: dict[str, Any] = field(default_factory=dict)
+    region: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.service}.{self.operation}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApiCall:
+        return cls(data["service"], data["operation"], dict(data.get("params") or {}), data.get("region"))
+
+
+@dataclass(frozen=True)
+class Change:
+    """What differs for one resource, why, how to fix it, and how to undo the fix."""
+
+    address: str
+    module: str
+    resource: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    calls: tuple[ApiCall, ...]
+    undo: tuple[ApiCall, ...] | None
+    summary: str
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        undo = data.get("undo")
+        return cls(
+            address=data["address"],
+            module=data["module"],
+            resource=data["resource"],
+            action=data["action"],
+            before=data.get("before"),
+            after=data.get("after"),
+            calls=tuple(ApiCall.from_dict(c) for c in data["calls"]),
+            undo=None if undo is None else tuple(ApiCall.from_dict(c) for c in undo),
+            summary=data.get("summary", ""),
+            reason=data.get("reason", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check-only rule found and no API call of ours can fix."""
+
+    address: str
+    resource: str
+    severity: str
+    message: str
+    controls: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(
+            data["address"], data["resource"], data["severity"], data["message"], tuple(data.get("controls", ()))
+        )
+
+
+@dataclass
+class TaskPlan:
+    """One task for one account: the rendered args, and what planning found."""
+
+    account: str
+    task: str
+    module: str
+    location: str
+    args: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    noop_reason: str = ""
+    error: str = ""
+    skipped: str = ""
+    max_changes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changes"] = [c.to_dict() for c in self.changes]
+        data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskPlan:
+        return cls(
+            account=data["account"],
+            task=data["task"],
+            module=data["module"],
+            location=data.get("location", ""),
+            args=dict(data.get("args") or {}),
+            changes=[Change.from_dict(c) for c in data.get("changes", [])],
+            findings=[Finding.from_dict(f) for f in data.get("findings", [])],
+            noop_reason=data.get("noop_reason", ""),
+            error=data.get("error", ""),
+            skipped=data.get("skipped", ""),
+            max_changes=data.get("max_changes"),
+        )
+
+
+# Results of applying one change.
+APPLIED, STALE, FAILED, SKIPPED, NOT_CONVERGED = "applied", "stale", "failed", "skipped", "not-converged"
+
+
+@dataclass
+class ChangeResult:
+    address: str
+    status: str
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AccountRun:
+    """Everything that happened to one account in one run."""
+
+    account: Account
+    task_plans: list[TaskPlan] = field(default_factory=list)
+    results: list[ChangeResult] = field(default_factory=list)
+    error: str = ""
+    converged: bool | None = None
+    leftover: list[Change] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for tp in self.task_plans for c in tp.changes]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for tp in self.task_plans for f in tp.findings]

@@ -1,0 +1,195 @@
+"""iam_password_policy: the account password policy, changing only the fields a task names.
+
+UpdateAccountPasswordPolicy resets every field it is not given, so the change always writes the live
+policy merged with the task's fields, and its before-image is the whole live policy: a plan made
+against one policy is stale against any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator.aws.context import ReadContext
+from remediator.errors import ArgError, AwsError, TaskFailed
+from remediator.model import ApiCall, Change
+from remediator.registry import Module, PlanResult, register
+
+RESOURCE = "account-password-policy"
+
+# task option → AWS field
+FIELDS = {
+    "minimum_length": "MinimumPasswordLength",
+    "require_symbols": "RequireSymbols",
+    "require_numbers": "RequireNumbers",
+    "require_uppercase": "RequireUppercaseCharacters",
+    "require_lowercase": "RequireLowercaseCharacters",
+    "allow_users_to_change": "AllowUsersToChangePassword",
+    "max_age_days": "MaxPasswordAge",
+    "reuse_prevention": "PasswordReusePrevention",
+    "hard_expiry": "HardExpiry",
+}
+# What AWS applies to a field UpdateAccountPasswordPolicy is not given.
+AWS_DEFAULTS: dict[str, Any] = {
+    "MinimumPasswordLength": 6,
+    "RequireSymbols": False,
+    "RequireNumbers": False,
+    "RequireUppercaseCharacters": False,
+    "RequireLowercaseCharacters": False,
+    "AllowUsersToChangePassword": False,
+    "MaxPasswordAge": 0,
+    "PasswordReusePrevention": 0,
+    "HardExpiry": False,
+}
+
+
+def normalize(policy: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The live policy with every field present; AWS omits MaxPasswordAge, reuse and HardExpiry when off."""
+    if policy is None:
+        return None
+    return {field: policy.get(field, default) or default for field, default in AWS_DEFAULTS.items()}
+
+
+def update_params(policy: dict[str, Any]) -> dict[str, Any]:
+    """UpdateAccountPasswordPolicy parameters for a whole policy (0 means 'off': the field is omitted)."""
+    return {k: v for k, v in policy.items() if not (k in ("MaxPasswordAge", "PasswordReusePrevention") and v == 0)}
+
+
+def weakenings(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Each field the change would weaken, as 'Field old → new'."""
+    found = []
+    for field in ("MinimumPasswordLength",):
+        if after[field] < before[field]:
+            found.append(f"{field} {before[field]} → {after[field]}")
+    for field in ("RequireSymbols", "RequireNumbers", "RequireUppercaseCharacters", "RequireLowercaseCharacters"):
+        if before[field] and not after[field]:
+            found.append(f"{field} true → false")
+    old_age, new_age = before["MaxPasswordAge"], after["MaxPasswordAge"]
+    if old_age and (new_age == 0 or new_age > old_age):
+        found.append(f"MaxPasswordAge {old_age} → {new_age or 'never'}")
+    old_reuse, new_reuse = before["PasswordReusePrevention"], after["PasswordReusePrevention"]
+    if old_reuse and new_reuse < old_reuse:
+        found.append(f"PasswordReusePrevention {old_reuse} → {new_reuse or 'off'}")
+    return found
+
+
+def describe(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    if after is None:
+        return "delete the account password policy"
+    if before is None:
+        named = ", ".join(f"{k} {_fmt(v)}" for k, v in after.items() if v != AWS_DEFAULTS[k])
+        return f"create the account password policy: {named or 'AWS defaults'}"
+    return ", ".join(f"{k} {_fmt(before[k])} → {_fmt(after[k])}" for k in after if before[k] != after[k])
+
+
+def _fmt(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@register
+class PasswordPolicy(Module):
+    name = "iam_password_policy"
+    summary = "The account password policy; fields a task leaves out are left as they are."
+    args_schema = {
+        "properties": {
+            "minimum_length": {"type": "integer", "minimum": 6, "maximum": 128, "description": "6–128 characters"},
+            "require_symbols": {"type": "boolean"},
+            "require_numbers": {"type": "boolean"},
+            "require_uppercase": {"type": "boolean"},
+            "require_lowercase": {"type": "boolean"},
+            "allow_users_to_change": {"type": "boolean", "description": "users may change their own password"},
+            "max_age_days": {"type": "integer", "minimum": 0, "maximum": 1095, "description": "0 = never expire"},
+            "reuse_prevention": {"type": "integer", "minimum": 0, "maximum": 24, "description": "0 = off"},
+            "hard_expiry": {
+                "type": "boolean",
+                "description": "expired passwords need an administrator reset; refused with fewer than 2 admins",
+            },
+            "allow_weaken": {"type": "boolean", "description": "permit a change that lowers any field"},
+            "state": {"enum": ["present", "absent"], "description": "absent deletes the policy"},
+        },
+    }
+    permissions = {
+        "read": ["iam:GetAccountPasswordPolicy", "iam:GetAccountAuthorizationDetails", "iam:GetLoginProfile"],
+        "write": ["iam:UpdateAccountPasswordPolicy", "iam:DeleteAccountPasswordPolicy"],
+    }
+    example = """\
+- name: Strong password policy (CIS 1.8, 1.9)
+  iam_password_policy:
+    minimum_length: 14
+    require_symbols: true
+    require_numbers: true
+    require_uppercase: true
+    require_lowercase: true
+    allow_users_to_change: true
+    reuse_prevention: 24
+"""
+
+    def validate(self, args: dict[str, Any]) -> None:
+        if args.get("state") == "absent":
+            others = sorted(k for k in args if k not in ("state", "allow_weaken"))
+            if others:
+                raise ArgError(others[0], "state: absent deletes the policy and takes no other policy fields")
+            return
+        if args.get("hard_expiry") is True and args.get("max_age_days") == 0:
+            raise ArgError("hard_expiry", "hard_expiry needs passwords that expire (max_age_days above 0)")
+        if not any(k in FIELDS for k in args):
+            raise ArgError(None, "name at least one password policy field, or state: absent")
+
+    def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return normalize(ctx.client("iam").call("get_account_password_policy")["PasswordPolicy"])
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+
+    def resource_state(self, current: dict[str, Any] | None, resource: str) -> dict[str, Any] | None:
+        return current
+
+    def plan(self, args: dict[str, Any], current: dict[str, Any] | None, scope: str) -> PlanResult:
+        address = f"{scope}/{self.name}/{RESOURCE}"
+        restore = (
+            (ApiCall("iam", "delete_account_password_policy"),)
+            if current is None
+            else (ApiCall("iam", "update_account_password_policy", update_params(current)),)
+        )
+        if args.get("state") == "absent":
+            if current is None:
+                return PlanResult(noop_reason="no account password policy, as the task wants")
+            change = Change(
+                address,
+                self.name,
+                RESOURCE,
+                "delete",
+                current,
+                None,
+                (ApiCall("iam", "delete_account_password_policy"),),
+                restore,
+                describe(current, None),
+            )
+            return PlanResult([change])
+        base = current or dict(AWS_DEFAULTS)
+        after = dict(base)
+        for option, field in FIELDS.items():
+            if option in args:
+                after[field] = args[option]
+        if current is not None and after == current:
+            return PlanResult(noop_reason="the password policy already has every field the task names")
+        if current is not None and not args.get("allow_weaken"):
+            weaker = weakenings(current, after)
+            if weaker:
+                raise TaskFailed(
+                    f"would weaken the password policy ({'; '.join(weaker)}); set allow_weaken: true to permit it"
+                )
+        change = Change(
+            address,
+            self.name,
+            RESOURCE,
+            "create" if current is None else "update",
+            current,
+            after,
+            (ApiCall("iam", "update_account_password_policy", update_params(after)),),
+            restore,
+            describe(current, after),
+            reason="no password policy is set" if current is None else "fields differ from the task",
+        )
+        return PlanResult([change])

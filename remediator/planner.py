@@ -1,0 +1,63 @@
+"""Read → pure plan, per account, for the prepared tasks. Reads only, through read-only clients."""
+
+from __future__ import annotations
+
+import logging
+
+from remediator import guards, registry
+from remediator.aws.context import ReadContext
+from remediator.aws.session import AccountSession
+from remediator.errors import GuardError, RemediatorError
+from remediator.model import Account, AccountRun, Change, TaskPlan
+
+log = logging.getLogger("remediator.planner")
+
+
+def scope_of(account: Account, module_global: bool = True) -> str:
+    return f"{account.name}/global" if module_global else f"{account.name}/{account.region}"
+
+
+def plan_task(ctx: ReadContext, plan: TaskPlan) -> None:
+    """Fill plan.changes/findings/noop_reason, or plan.error when the module refuses."""
+    module = registry.get(plan.module)
+    try:
+        current = module.read(ctx, plan.args)
+        result = module.plan(plan.args, current, scope_of(ctx.account, module.global_service))
+    except RemediatorError as exc:
+        plan.error = str(exc)
+        return
+    plan.changes, plan.findings, plan.noop_reason = result.changes, result.findings, result.noop_reason
+
+
+def plan_account(account: Account, plans: list[TaskPlan], session: AccountSession) -> AccountRun:
+    run = AccountRun(account=account, task_plans=plans)
+    ctx = ReadContext(session)
+    try:
+        session.verify_account()
+    except RemediatorError as exc:
+        run.error = str(exc)
+        return run
+    for plan in plans:
+        if not plan.skipped:
+            plan_task(ctx, plan)
+    if not any(p.error for p in plans):
+        try:
+            guards.check_account(run, ctx)
+        except GuardError as exc:
+            run.error = str(exc)
+        except RemediatorError as exc:
+            run.error = f"could not check the guards: {exc}"
+    return run
+
+
+def replan(session: AccountSession, plans: list[TaskPlan]) -> list[Change]:
+    """Fresh reads and plans of the given tasks: what is still left to change (empty = converged)."""
+    ctx = ReadContext(session)
+    left: list[Change] = []
+    for original in plans:
+        probe = TaskPlan(original.account, original.task, original.module, original.location, original.args)
+        plan_task(ctx, probe)
+        if probe.error:
+            raise RemediatorError(f"task {original.task!r}: verification failed: {probe.error}")
+        left.extend(probe.changes)
+    return left

@@ -1,0 +1,203 @@
+"""Everything before the first AWS call: select accounts, merge vars, evaluate when/loop, render and
+validate every task for every account. Any bad input stops the run here, having called nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediator import registry
+from remediator.errors import ArgError, ConfigError
+from remediator.loader.inventory import CONNECTION_KEYS, Inventory
+from remediator.loader.schema import check_args
+from remediator.model import Account, Play, Playbook, Task, TaskPlan
+from remediator.templating import Renderer, TemplateError, is_template
+
+
+@dataclass
+class Selection:
+    limit: str | None = None
+    tags: list[str] = field(default_factory=list)
+    skip_tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """The run, fully rendered: accounts in order, and the task plans (still empty) for each."""
+
+    accounts: list[Account]
+    task_plans: dict[str, list[TaskPlan]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(
+    playbook: Playbook,
+    inventory: Inventory,
+    extra_vars: dict[str, Any],
+    selection: Selection,
+    renderer: Renderer,
+) -> Prepared:
+    limited = None
+    if selection.limit:
+        limited = inventory.select(selection.limit)
+        if not limited:
+            raise ConfigError(f"--limit {selection.limit!r} matches no account in the inventory")
+    accounts: dict[str, Account] = {}
+    plans: dict[str, list[TaskPlan]] = {}
+    warnings: list[str] = []
+    for play in playbook.plays:
+        names = inventory.select(play.pattern, source=f"{play.location} accounts")
+        if limited is not None:
+            names = [n for n in names if n in limited]
+        if not names:
+            warnings.append(f"{play.location}: play {play.name!r} matches no account; skipped")
+            continue
+        for name in names:
+            if name not in accounts:
+                accounts[name] = _resolve_account(inventory, name, extra_vars, renderer)
+            account = accounts[name]
+            variables = {**account.vars, **play.vars, **extra_vars, **_magic(account)}
+            for task in play.tasks:
+                if not _selected(task, selection):
+                    continue
+                plans.setdefault(name, []).extend(_prepare_task(play, task, account, variables, renderer))
+    return Prepared(list(accounts.values()), plans, warnings)
+
+
+def _magic(account: Account) -> dict[str, Any]:
+    return {
+        "account_name": account.name,
+        "account_id": account.account_id,
+        "account_region": account.region,
+        "account_groups": list(account.groups),
+    }
+
+
+def _selected(task: Task, selection: Selection) -> bool:
+    tags = set(task.tags)
+    if selection.skip_tags and tags & set(selection.skip_tags):
+        return False
+    if selection.tags:
+        return bool(tags & set(selection.tags)) or "always" in tags
+    return "never" not in tags
+
+
+def _resolve_account(inventory: Inventory, name: str, extra_vars: dict[str, Any], renderer: Renderer) -> Account:
+    entry = inventory.accounts[name]
+    variables = {**inventory.variables(name), **extra_vars}
+    settings: dict[str, Any] = {}
+    for key in CONNECTION_KEYS:
+        value = entry.settings.get(key, variables.get(key) if key == "region" else None)
+        if value is None:
+            continue
+        try:
+            value = renderer.render(value, variables)
+        except TemplateError as exc:
+            raise ConfigError(str(exc), file=entry.file, line=entry.line, account=name, field=key)
+        settings[key] = None if value in ("", None) else str(value)
+    return Account(
+        name=name,
+        groups=tuple(entry.groups),
+        vars=variables,
+        **{k: v for k, v in settings.items() if v is not None},
+    )
+
+
+def _prepare_task(
+    play: Play, task: Task, account: Account, variables: dict[str, Any], renderer: Renderer
+) -> list[TaskPlan]:
+    def fail(message: str, option: str | None = None, line: int | None = None) -> ConfigError:
+        top = option.split(".")[0] if option else None
+        return ConfigError(
+            message,
+            file=task.location.file,
+            line=line or (task.arg_lines.get(top) if top else None) or task.location.line,
+            task=task.name,
+            field=option,
+            account=account.name,
+        )
+
+    items: list[Any] = [None]
+    if task.loop is not None:
+        try:
+            loop = renderer.render(task.loop, variables)
+        except TemplateError as exc:
+            raise fail(f"loop: {exc}", line=task.key_lines.get("loop"))
+        if not isinstance(loop, list):
+            raise fail(f"loop must give a list, got {type(loop).__name__}")
+        items = loop
+    plans: list[TaskPlan] = []
+    for item in items:
+        scope = dict(variables)
+        if task.loop is not None:
+            scope["item"] = item
+        try:
+            name = str(renderer.render(task.name, scope))
+        except TemplateError as exc:
+            raise fail(f"name: {exc}", line=task.key_lines.get("name"))
+        plan = TaskPlan(account=account.name, task=name, module=task.module, location=str(task.location))
+        if not _when(task, scope, renderer, fail):
+            plan.skipped = f"when: {task.when} is false"
+            plans.append(plan)
+            continue
+        try:
+            args = renderer.render(task.args, scope)
+        except TemplateError as exc:
+            option = _first_template_option(task.args, renderer, scope)
+            raise fail(str(exc), option)
+        for option, message in check_args(task.module, args, rendered=True):
+            raise fail(message, option)
+        try:
+            registry.get(task.module).validate(args)
+        except ArgError as exc:
+            raise fail(exc.message, exc.field)
+        plan.args = args
+        plan.max_changes = _max_changes(task, scope, renderer, fail)
+        plans.append(plan)
+    return plans
+
+
+def _when(task: Task, scope: dict[str, Any], renderer: Renderer, fail: Any) -> bool:
+    if task.when is None:
+        return True
+    conditions = task.when if isinstance(task.when, list) else [task.when]
+    for condition in conditions:
+        if isinstance(condition, bool):
+            value = condition
+        else:
+            text = str(condition).strip()
+            if text.startswith("{{") and text.endswith("}}"):
+                text = text[2:-2]
+            try:
+                value = renderer.evaluate(text, scope)
+            except TemplateError as exc:
+                raise fail(f"when: {exc}", line=task.key_lines.get("when"))
+        if not value:
+            return False
+    return True
+
+
+def _max_changes(task: Task, scope: dict[str, Any], renderer: Renderer, fail: Any) -> int | None:
+    value = task.max_changes
+    if value is None:
+        return None
+    if is_template(value):
+        try:
+            value = renderer.render(value, scope)
+        except TemplateError as exc:
+            raise fail(f"max_changes: {exc}", line=task.key_lines.get("max_changes"))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(
+            f"max_changes must be a whole number, 0 or more, got {value!r}", line=task.key_lines.get("max_changes")
+        )
+    return value
+
+
+def _first_template_option(args: dict[str, Any], renderer: Renderer, scope: dict[str, Any]) -> str | None:
+    """Which option failed to render, so the error can name it and its line."""
+    for key, value in args.items():
+        try:
+            renderer.render(value, scope)
+        except TemplateError:
+            return str(key)
+    return None

@@ -1,0 +1,93 @@
+"""Module registry: a name → class map filled by a decorator (Cloud Custodian's pattern).
+
+The playbook schema, `remediator doc` and `remediator permissions` are all generated from what the
+registered modules declare, so they can never drift from the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from remediator.model import Change, Finding
+
+
+@dataclass
+class PlanResult:
+    changes: list[Change] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    noop_reason: str = ""
+
+
+class Module:
+    """A module reads one kind of state and plans the changes that bring it to the task's args.
+
+    It never writes: `read` gets read-only clients, `plan` is pure, and the applier runs the
+    `ApiCall`s the plan returns.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    args_schema: ClassVar[dict[str, Any]] = {}
+    permissions: ClassVar[dict[str, list[str]]] = {"read": [], "write": []}
+    example: ClassVar[str] = ""
+    global_service: ClassVar[bool] = True
+
+    def validate(self, args: dict[str, Any]) -> None:
+        """Cross-field and AWS-documented checks the schema cannot express; raise ArgError."""
+
+    def read(self, ctx: Any, args: dict[str, Any]) -> Any:
+        """Read the current state the plan needs, through ctx's read-only clients and shared facts."""
+        raise NotImplementedError
+
+    def plan(self, args: dict[str, Any], current: Any, scope: str) -> PlanResult:
+        """Pure: the changes and findings that bring `current` to `args`. `scope` prefixes addresses."""
+        raise NotImplementedError
+
+    def resource_state(self, current: Any, resource: str) -> dict[str, Any] | None:
+        """The live fields of one resource, compared with a change's before-image to detect staleness."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Module]] = {}
+_LOADED = False
+
+
+def register(cls: type[Module]) -> type[Module]:
+    """Class decorator: make a module available to playbooks under its `name`."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"module {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    import remediator.modules as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
+    _LOADED = True
+
+
+def names() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Module:
+    _load_all()
+    return _REGISTRY[name]()
+
+
+def has(name: str) -> bool:
+    _load_all()
+    return name in _REGISTRY
+
+
+def each() -> list[Module]:
+    return [get(n) for n in names()]

@@ -1,0 +1,3 @@
+"""Importing this registers every output format."""
+
+from remediator.report import jsonfmt, text  # noqa: F401

@@ -1,0 +1,111 @@
+"""Text for people: per account, per task, with before/after under --diff, and a recap."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from remediator.model import APPLIED, AccountRun, Change
+from remediator.report import FINDINGS, OK, SKIPPED, WOULD_CHANGE, Report, formatter
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return "null" if value is None else str(value)
+
+
+def diff_lines(change: Change) -> list[str]:
+    """'- field: old' / '+ field: new' for each field the change alters."""
+    before, after = change.before or {}, change.after or {}
+    lines = []
+    for key in list(dict.fromkeys([*before, *after])):
+        old, new = before.get(key), after.get(key)
+        if change.before is not None and change.after is not None and old == new:
+            continue
+        if change.before is not None and key in before:
+            lines.append(f"- {key}: {_value(old)}")
+        if change.after is not None and key in after:
+            lines.append(f"+ {key}: {_value(new)}")
+    return lines
+
+
+@formatter("text")
+def render_text(report: Report) -> str:
+    out: list[str] = []
+    for warning in report.warnings:
+        out.append(f"[WARNING] {warning}")
+    for run in report.runs:
+        out += _account(report, run)
+    out.append("")
+    out.append("RECAP " + "*" * 50)
+    for run in report.runs:
+        counts = report.counts(run)
+        verdict = _verdict(report, run)
+        numbers = " ".join(f"{k.replace(' ', '_')}={v}" for k, v in counts.items())
+        out.append(f"{run.account.name:<20} {numbers}  {verdict}")
+    if report.error:
+        out.append(f"ERROR: {report.error}")
+    if report.plan_file:
+        out.append(f"plan written to {report.plan_file}")
+    if report.journal:
+        out.append(f"journal: {report.journal} (undo with: remediator rollback {report.journal})")
+    return "\n".join(out) + "\n"
+
+
+def _account(report: Report, run: AccountRun) -> list[str]:
+    label = f"{run.account.name} ({run.account.account_id})" if run.account.account_id else run.account.name
+    out = ["", f"ACCOUNT [{label}] " + "*" * 40]
+    results = {r.address: r for r in run.results}
+    for plan in run.task_plans:
+        status = report.task_status(run, plan)
+        out.append(f"TASK [{plan.task}] ({plan.module}, {plan.location})")
+        if status == SKIPPED:
+            out.append(f"  skipping: {plan.skipped}")
+            continue
+        if plan.error:
+            out.append(f"  failed: {plan.error}")
+            continue
+        if status in (OK, FINDINGS) and plan.noop_reason:
+            out.append(f"  ok: {plan.noop_reason}")
+        for change in plan.changes:
+            result = results.get(change.address)
+            if report.mode == "check":
+                word = WOULD_CHANGE
+            elif result is None:
+                word = "not applied"
+            else:
+                word = "changed" if result.status == APPLIED else result.status
+            out.append(f"  {word}: {change.address}")
+            out.append(f"    {change.action}: {change.summary}")
+            if change.reason:
+                out.append(f"    why: {change.reason}")
+            if change.undo is None:
+                out.append("    cannot be undone")
+            if result is not None and result.message:
+                out.append(f"    {result.message}")
+            if report.diff:
+                out += [f"    {line}" for line in diff_lines(change)]
+        for finding in plan.findings:
+            ids = f" [{', '.join(finding.controls)}]" if finding.controls else ""
+            out.append(f"  finding ({finding.severity}): {finding.resource}: {finding.message}{ids}")
+    if run.error:
+        out.append(f"  ERROR: {run.error}")
+    if run.converged is True:
+        out.append("  converged: a fresh read finds nothing left to change")
+    elif run.converged is False:
+        out.append("  did not converge: still to change after applying:")
+        out += [f"    {c.address}: {c.summary}" for c in run.leftover]
+    return out
+
+
+def _verdict(report: Report, run: AccountRun) -> str:
+    if report.account_failed(run):
+        return "FAILED"
+    if report.mode == "check":
+        return "changes pending" if run.changes else ("findings open" if run.findings else "compliant")
+    if run.converged:
+        return "converged" + (", findings open" if run.findings else "")
+    return "findings open" if run.findings else "compliant"
