@@ -64,8 +64,9 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
-def call_with_retry(fn: Callable[[], T], operation: str, policy: RetryPolicy = DEFAULT_POLICY) -> T:
+def call_with_retry(fn: Callable[[], T], operation: str, policy: RetryPolicy | None = None) -> T:
     """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message')."""
+    policy = policy or DEFAULT_POLICY
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

@@ -15,7 +15,8 @@ import botocore.config
 import botocore.session
 
 from remediator import __version__
-from remediator.aws.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+from remediator.aws import retry
+from remediator.aws.retry import RetryPolicy, call_with_retry
 from remediator.errors import AwsError, CheckModeViolation, RemediatorError
 from remediator.model import Account
 
@@ -89,12 +90,12 @@ class AccountSession:
         account: Account,
         *,
         read_only: bool,
-        policy: RetryPolicy = DEFAULT_POLICY,
+        policy: RetryPolicy | None = None,
         boto_session: boto3.Session | None = None,
     ) -> None:
         self.account = account
         self.read_only = read_only
-        self.policy = policy
+        self.policy = policy or retry.DEFAULT_POLICY
         self._boto = boto_session
         self._clients: dict[tuple[str, str], Client] = {}
         self._lock = threading.Lock()

@@ -140,7 +140,7 @@ def make_admin(iam, name, console=True):
         iam.create_login_profile(UserName=name, Password="Xx-0123456789!")
 
 
-def test_hard_expiry_refused_with_one_console_admin(weak, aws, workdir, calls):
+def test_hard_expiry_refused_with_one_console_admin(aws_managed, weak, aws, workdir, calls):
     make_admin(weak, "only-admin")
     make_admin(weak, "api-admin", console=False)  # no console password: cannot reset anyone's
     inv = write_inventory(workdir, aws)
@@ -152,7 +152,7 @@ def test_hard_expiry_refused_with_one_console_admin(weak, aws, workdir, calls):
     assert policy(weak)["HardExpiry"] is False
 
 
-def test_hard_expiry_allowed_with_two_console_admins(weak, aws, workdir):
+def test_hard_expiry_allowed_with_two_console_admins(aws_managed, weak, aws, workdir):
     make_admin(weak, "admin-1")
     weak.create_group(GroupName="admins")
     full = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}

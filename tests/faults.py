@@ -1,0 +1,44 @@
+"""Responses AWS gives that the emulator does not: injected with botocore `before-send` handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def query_error(code: str, message: str, status: int = 400) -> AWSResponse:
+    """An error as IAM/STS (query protocol) send it."""
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse("https://iam.amazonaws.com/", status, {"Content-Type": "text/xml"}, _Raw(body))
+
+
+class Inject:
+    """Answer the first `times` calls of `operation` with `response()`; let the rest through."""
+
+    def __init__(self, service: str, operation: str, response: Any, times: int | None = None) -> None:
+        self.event = f"before-send.{service}.{operation}"
+        self.response = response
+        self.times = times
+        self.seen = 0
+
+    def __call__(self, client: Any) -> None:
+        client.meta.events.register(self.event, self._handle)
+
+    def _handle(self, request: Any, **_: Any) -> AWSResponse | None:
+        self.seen += 1
+        if self.times is None or self.seen <= self.times:
+            return self.response()
+        return None

@@ -1,0 +1,120 @@
+"""The commands a user types: the README's first command, sandbox, validate, doc, permissions, schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from remediator.loader import yamlfile
+from remediator.sandbox.server import free_port
+from tests.conftest import REPO, cli, write
+
+PLAYBOOKS = sorted((REPO / "playbooks").glob("*.yml"))
+
+
+def run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "remediator", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    for folder in ("playbooks", "inventories", "templates"):
+        if (REPO / folder).exists():
+            shutil.copytree(REPO / folder, tmp_path / folder)
+    return tmp_path
+
+
+def test_readme_first_command_converges_the_demo_account(repo_copy):
+    check = run(
+        ["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--check", "--diff"], repo_copy
+    )
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert "would change" in check.stdout and "+ MinimumPasswordLength: 14" in check.stdout
+
+    applied = run(["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--diff"], repo_copy)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "converged" in applied.stdout
+    assert "Traceback" not in applied.stderr
+
+
+def test_sandbox_serves_one_state_for_check_apply_check(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "remediator", "sandbox", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first, first + proc.stderr.read()
+        inv = write(tmp_path, "inv.yml", f"all:\n  accounts:\n    demo: {{endpoint_url: 'http://127.0.0.1:{port}'}}\n")
+        book = REPO / "playbooks" / "cis-iam-baseline.yml"
+        assert cli("run", book, "-i", inv, "--check").code == 2
+        assert cli("run", book, "-i", inv, "--journal", tmp_path / "j.jsonl").code == 0
+        assert cli("run", book, "-i", inv, "--check").code == 0
+        assert cli("rollback", tmp_path / "j.jsonl").code == 0
+        assert cli("run", book, "-i", inv, "--check").code == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: p.name)
+def test_every_shipped_playbook_matches_the_schema_and_validates(playbook):
+    schema = json.loads(cli("schema").out)
+    data = yamlfile.plain(yamlfile.load(playbook))
+    jsonschema.validate(data, schema)
+    result = cli("validate", playbook, "-i", REPO / "inventories" / "sandbox.yml")
+    assert result.code == 0, result.err
+    assert result.out.startswith("ok:")
+
+
+def test_schema_rejects_an_unknown_option():
+    schema = json.loads(cli("schema").out)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"tasks": [{"iam_password_policy": {"min_length": 14}}]}], schema)
+
+
+def test_doc_lists_modules_and_documents_one():
+    listing = cli("doc")
+    assert listing.code == 0 and "iam_password_policy" in listing.out
+    one = cli("doc", "iam_password_policy")
+    assert one.code == 0
+    for text in ("minimum_length", "integer (6–128)", "EXAMPLE", "iam:UpdateAccountPasswordPolicy"):
+        assert text in one.out
+    unknown = cli("doc", "iam_nothing")
+    assert unknown.code == 1 and "no module named" in unknown.err
+
+
+def test_permissions_for_check_mode_has_no_writes(tmp_path):
+    book = REPO / "playbooks" / "cis-iam-baseline.yml"
+    check = json.loads(cli("permissions", book, "--check").out)
+    actions = [a for s in check["Statement"] for a in s["Action"]]
+    assert "iam:GetAccountPasswordPolicy" in actions
+    assert not any(a.startswith(("iam:Update", "iam:Delete")) for a in actions)
+    full = json.loads(cli("permissions", book).out)
+    write_actions = [a for s in full["Statement"] if s["Sid"] == "RemediatorWrite" for a in s["Action"]]
+    assert "iam:UpdateAccountPasswordPolicy" in write_actions
+
+
+def test_python_dash_m_works(tmp_path):
+    result = run(["--version"], tmp_path, timeout=60)
+    assert result.returncode == 0 and "remediator" in result.stdout

@@ -1,0 +1,82 @@
+"""Journal + rollback: undo a run's changes, newest first; rollback --check says what it would do."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import cli, write, write_inventory
+
+SEEDED = {"MinimumPasswordLength": 8, "RequireNumbers": True, "MaxPasswordAge": 60, "PasswordReusePrevention": 3}
+BOOK = """\
+- tasks:
+    - name: Strong passwords
+      iam_password_policy: {minimum_length: 14, require_symbols: true, reuse_prevention: 24}
+"""
+
+
+def live(iam):
+    return iam.get_account_password_policy()["PasswordPolicy"]
+
+
+def test_rollback_restores_the_seeded_policy(iam, aws, workdir):
+    iam.update_account_password_policy(**SEEDED)
+    seeded = live(iam)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", BOOK)
+    assert cli("run", book, "-i", inv, "--journal", "j.jsonl").code == 0
+    assert live(iam)["MinimumPasswordLength"] == 14
+
+    check = cli("rollback", "j.jsonl", "--check")
+    assert check.code == 2 and "would undo" in check.out
+    assert live(iam)["MinimumPasswordLength"] == 14
+
+    done = cli("rollback", "j.jsonl")
+    assert done.code == 0, done.out + done.err
+    assert live(iam) == seeded
+
+    after = cli("rollback", "j.jsonl", "--check")
+    assert after.code == 0 and "nothing to undo" in after.out
+
+
+def test_rollback_of_a_created_policy_deletes_it(iam, aws, workdir):
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", BOOK)
+    assert cli("run", book, "-i", inv, "--journal", "j.jsonl").code == 0
+    assert cli("rollback", "j.jsonl").code == 0
+    try:
+        iam.get_account_password_policy()
+        raise AssertionError("policy should be gone")
+    except iam.exceptions.NoSuchEntityException:
+        pass
+
+
+def test_rollback_leaves_a_resource_changed_since_the_run(iam, aws, workdir, calls):
+    iam.update_account_password_policy(**SEEDED)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", BOOK)
+    assert cli("run", book, "-i", inv, "--journal", "j.jsonl").code == 0
+    iam.update_account_password_policy(MinimumPasswordLength=20)
+    calls.clear()
+    result = cli("rollback", "j.jsonl")
+    assert result.code == 1 and "changed since the run" in result.out
+    assert calls.mutating == []
+    assert live(iam)["MinimumPasswordLength"] == 20
+
+
+def test_journal_records_before_image_and_undo_without_secrets(iam, aws, workdir):
+    iam.update_account_password_policy(**SEEDED)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", BOOK)
+    assert cli("run", book, "-i", inv, "--journal", "j.jsonl").code == 0
+    records = [json.loads(line) for line in (workdir / "j.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in records] == ["run", "begin", "end"]
+    begin = records[1]
+    assert begin["change"]["before"]["MinimumPasswordLength"] == 8
+    assert begin["change"]["undo"][0]["operation"] == "update_account_password_policy"
+    text = (workdir / "j.jsonl").read_text()
+    assert "testing" not in text  # the access key id / secret of the session never reach the journal
+
+
+def test_default_journal_is_written_under_dot_remediator(iam, aws, workdir):
+    iam.update_account_password_policy(**SEEDED)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", BOOK)
+    result = cli("run", book, "-i", inv)
+    journals = list((workdir / ".remediator" / "journal").glob("*.jsonl"))
+    assert len(journals) == 1
+    assert "remediator rollback" in result.out
