@@ -40,9 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not getattr(args, "debug", False):
-        for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # botocore's own debug log prints response bodies, AssumeRole's session credentials among them:
+    # --debug shows remediator's own log (retries, reads), never those.
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.handler(args))
     except RemediatorError as exc:
