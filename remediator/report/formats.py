@@ -1,3 +1,3 @@
 """Importing this registers every output format."""
 
-from remediator.report import jsonfmt, text  # noqa: F401
+from remediator.report import jsonfmt, junit, markdown, sarif, text  # noqa: F401

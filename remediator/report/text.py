@@ -43,9 +43,8 @@ def render_text(report: Report) -> str:
     out.append("RECAP " + "*" * 50)
     for run in report.runs:
         counts = report.counts(run)
-        verdict = _verdict(report, run)
         numbers = " ".join(f"{k.replace(' ', '_')}={v}" for k, v in counts.items())
-        out.append(f"{run.account.name:<20} {numbers}  {verdict}")
+        out.append(f"{run.account.name:<20} {numbers}  {verdict(report, run)}")
     if report.error:
         out.append(f"ERROR: {report.error}")
     if report.plan_file:
@@ -101,7 +100,7 @@ def _account(report: Report, run: AccountRun) -> list[str]:
     return out
 
 
-def _verdict(report: Report, run: AccountRun) -> str:
+def verdict(report: Report, run: AccountRun) -> str:
     if report.account_failed(run):
         return "FAILED"
     if report.mode == "check":
