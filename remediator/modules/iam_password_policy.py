@@ -171,7 +171,10 @@ class PasswordPolicy(Module):
         after = dict(base)
         for option, field in FIELDS.items():
             if option in args:
-                after[field] = args[option]
+                value = args[option]
+                after[field] = int(value) if isinstance(value, float) else value  # YAML's 14.0 is AWS's 14
+        if after["HardExpiry"] and not after["MaxPasswordAge"]:
+            raise TaskFailed("hard_expiry needs passwords that expire: set max_age_days (1–1095)")
         if current is not None and after == current:
             return PlanResult(noop_reason="the password policy already has every field the task names")
         if current is not None and not args.get("allow_weaken"):
