@@ -56,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line, unless --debug
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,9 +199,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         except GuardError as exc:
             report.error = str(exc)
         if args.plan_out:
+            # an embedded emulator ends with this process: the plan says so, and `apply` refuses it clearly
+            as_planned = {a.name: a for a in prepared.accounts}
             planfile.write(
                 args.plan_out,
-                runs,
+                [replace(run, account=as_planned[run.account.name]) for run in runs],
                 playbook=playbook.path,
                 playbook_digest=playbook.digest,
                 inventory_digest=inventory.digest,

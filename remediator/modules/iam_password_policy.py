@@ -41,6 +41,10 @@ AWS_DEFAULTS: dict[str, Any] = {
     "HardExpiry": False,
 }
 
+# With no policy set, AWS itself requires 8 characters (and three character classes, which a policy
+# cannot express): creating a shorter minimum is a weakening too.
+IMPLICIT_POLICY: dict[str, Any] = {**AWS_DEFAULTS, "MinimumPasswordLength": 8}
+
 
 def normalize(policy: dict[str, Any] | None) -> dict[str, Any] | None:
     """The live policy with every field present; AWS omits MaxPasswordAge, reuse and HardExpiry when off."""
@@ -167,7 +171,7 @@ class PasswordPolicy(Module):
                 describe(current, None),
             )
             return PlanResult([change])
-        base = current or dict(AWS_DEFAULTS)
+        base = current or dict(IMPLICIT_POLICY)  # unnamed fields keep what AWS enforces today
         after = dict(base)
         for option, field in FIELDS.items():
             if option in args:
@@ -177,8 +181,8 @@ class PasswordPolicy(Module):
             raise TaskFailed("hard_expiry needs passwords that expire: set max_age_days (1–1095)")
         if current is not None and after == current:
             return PlanResult(noop_reason="the password policy already has every field the task names")
-        if current is not None and not args.get("allow_weaken"):
-            weaker = weakenings(current, after)
+        if not args.get("allow_weaken"):
+            weaker = weakenings(current or IMPLICIT_POLICY, after)
             if weaker:
                 raise TaskFailed(
                     f"would weaken the password policy ({'; '.join(weaker)}); set allow_weaken: true to permit it"
