@@ -118,3 +118,14 @@ def test_permissions_for_check_mode_has_no_writes(tmp_path):
 def test_python_dash_m_works(tmp_path):
     result = run(["--version"], tmp_path, timeout=60)
     assert result.returncode == 0 and "remediator" in result.stdout
+
+
+def test_a_plan_made_against_the_embedded_emulator_is_refused_by_apply(repo_copy):
+    planned = run(
+        ["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--check", "--plan-out", "p.json"],
+        repo_copy,
+    )
+    assert planned.returncode == 2, planned.stderr
+    applied = run(["apply", "p.json"], repo_copy)
+    assert applied.returncode == 1
+    assert "embedded emulator" in applied.stderr and "Traceback" not in applied.stderr
