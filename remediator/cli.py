@@ -34,7 +34,10 @@ log = logging.getLogger("remediator")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and --version exit 0; usage errors exit 1, already printed
+        return int(exc.code or 0)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -63,11 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are bad input: one line, exit 1 (exit 2 means 'not compliant' to CI)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="remediator", description="Remediate AWS IAM security baselines.")
+    parser = _Parser(prog="remediator", description="Remediate AWS IAM security baselines.")
     parser.add_argument("--version", action="version", version=f"remediator {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="tracebacks and retry logs")
 
     run = sub.add_parser("run", parents=[common], help="plan a playbook against accounts, and apply it unless --check")

@@ -85,6 +85,19 @@ class Entry:
     undone: bool = False
 
 
+def _check_header(text: str, file: str, number: int) -> None:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        record = None
+    if not isinstance(record, dict) or record.get("type") != "run":
+        raise ConfigError(
+            f"not a remediator journal (line {number} is not a run header); nothing was rolled back",
+            file=file,
+            line=number,
+        )
+
+
 def read(path: str | Path) -> list[Entry]:
     """Parse a journal; a malformed or truncated line is a ConfigError naming the line."""
     file = str(path)
@@ -99,6 +112,8 @@ def read(path: str | Path) -> list[Entry]:
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
+        if not saw_header:
+            _check_header(text, file, number)
         try:
             record = json.loads(text)
             kind = record["type"]

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import botocore.session
+from botocore import xform_name
+from botocore.validate import ParamValidator
 
 from remediator import __version__, registry
-from remediator.errors import ConfigError
-from remediator.model import Account, AccountRun, TaskPlan
+from remediator.errors import ArgError, ConfigError
+from remediator.loader.schema import check_args
+from remediator.model import Account, AccountRun, ApiCall, TaskPlan
 
 FORMAT_VERSION = 1
 
@@ -52,23 +59,69 @@ def read(path: str | Path) -> list[AccountRun]:
     if not isinstance(data, dict) or "format_version" not in data:
         raise ConfigError("not a remediator plan file (no format_version)", file=file)
     version = data["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise ConfigError(
             f"plan file format {version!r} is not one this remediator {__version__} reads (it reads {FORMAT_VERSION});"
             " make the plan again with this version",
             file=file,
         )
     runs: list[AccountRun] = []
+    where = "accounts"
     try:
-        for entry in data["accounts"]:
+        for i, entry in enumerate(data["accounts"]):
+            where = f"accounts[{i}]"
             account = Account.from_connection(entry["account"])
-            plans = [TaskPlan.from_dict(p) for p in entry["task_plans"]]
-            for plan in plans:
-                if not registry.has(plan.module):
-                    raise ConfigError(f"plan names unknown module {plan.module!r}", file=file)
+            plans = []
+            for j, raw in enumerate(entry["task_plans"]):
+                where = f"accounts[{i}].task_plans[{j}]"
+                plan = TaskPlan.from_dict(raw)
+                check_task_plan(plan, where)
+                plans.append(plan)
             runs.append(AccountRun(account=account, task_plans=plans, error=entry.get("error", "")))
-    except ConfigError:
+    except ConfigError as exc:
+        exc.file = exc.file or file
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"plan file is malformed: {type(exc).__name__}: {exc}", file=file)
+        raise ConfigError(f"plan file is malformed at {where}: {type(exc).__name__}: {exc}", file=file)
     return runs
+
+
+def check_task_plan(plan: TaskPlan, where: str) -> None:
+    """A plan file is input like any other: its args pass the module's checks, and every call it would
+    make is one the module may make, with parameters AWS's model accepts — before any AWS call."""
+    if not registry.has(plan.module):
+        raise ConfigError(f"{where}: plan names unknown module {plan.module!r}")
+    module = registry.get(plan.module)
+    if not plan.skipped:
+        for option, message in check_args(plan.module, plan.args, rendered=True):
+            raise ConfigError(f"{where}: args: {option or ''}: {message}")
+        try:
+            module.validate(plan.args)
+        except ArgError as exc:
+            raise ConfigError(f"{where}: args: {exc.field or ''}: {exc.message}")
+    allowed = {a.lower() for a in module.permissions.get("write", [])}
+    for k, change in enumerate(plan.changes):
+        for call in (*change.calls, *(change.undo or ())):
+            _check_call(call, allowed, f"{where}.changes[{k}]")
+
+
+def _check_call(call: ApiCall, allowed: set[str], where: str) -> None:
+    model = _service_model(call.service, where)
+    names = {xform_name(op): op for op in model.operation_names}
+    operation = names.get(call.operation)
+    if operation is None or f"{call.service}:{operation}".lower() not in allowed:
+        raise ConfigError(f"{where}: call {call} is not one module may make")
+    report = ParamValidator().validate(call.params, model.operation_model(operation).input_shape)
+    if report.has_errors():
+        problem = " ".join(report.generate_report().split())
+        raise ConfigError(f"{where}: call {call}: {problem}")
+
+
+def _service_model(service: str, where: str) -> Any:
+    try:
+        return _BOTOCORE.get_service_model(service)
+    except botocore.exceptions.UnknownServiceError:
+        raise ConfigError(f"{where}: unknown AWS service {service!r}")
+
+
+_BOTOCORE = botocore.session.get_session()

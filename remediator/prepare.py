@@ -3,12 +3,13 @@ validate every task for every account. Any bad input stops the run here, having 
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import registry
 from remediator.errors import ArgError, ConfigError
-from remediator.loader.inventory import CONNECTION_KEYS, Inventory
+from remediator.loader.inventory import CONNECTION_KEYS, Inventory, check_connection
 from remediator.loader.schema import check_args
 from remediator.model import Account, Play, Playbook, Task, TaskPlan
 from remediator.templating import Renderer, TemplateError, is_template
@@ -41,7 +42,16 @@ def prepare(
     if selection.limit:
         limited = inventory.select(selection.limit)
         if not limited:
-            raise ConfigError(f"--limit {selection.limit!r} matches no account in the inventory")
+            if inventory.path is None:
+                raise ConfigError(
+                    f"--limit {selection.limit!r} matches no account: without an inventory (-i) the only account"
+                    " is 'default', the current credentials' one"
+                )
+            raise ConfigError(
+                f"--limit {selection.limit!r} matches no account in the inventory (accounts: "
+                f"{_some(inventory.accounts)}; groups: {_some(inventory.groups)})",
+                file=inventory.path,
+            )
     accounts: dict[str, Account] = {}
     plans: dict[str, list[TaskPlan]] = {}
     warnings: list[str] = []
@@ -62,6 +72,11 @@ def prepare(
                     continue
                 plans.setdefault(name, []).extend(_prepare_task(play, task, account, variables, renderer))
     return Prepared(list(accounts.values()), plans, warnings)
+
+
+def _some(names: Any, most: int = 8) -> str:
+    names = list(names)
+    return ", ".join(names[:most]) + (f", … ({len(names)} in all)" if len(names) > most else "")
 
 
 def _magic(account: Account) -> dict[str, Any]:
@@ -93,8 +108,13 @@ def _resolve_account(inventory: Inventory, name: str, extra_vars: dict[str, Any]
         try:
             value = renderer.render(value, variables)
         except TemplateError as exc:
-            raise ConfigError(str(exc), file=entry.file, line=entry.line, account=name, field=key)
+            line = entry.key_lines.get(key, entry.line)
+            raise ConfigError(str(exc), file=entry.file, line=line, account=name, field=key)
         settings[key] = None if value in ("", None) else str(value)
+    # What templates gave is checked as what was written was when the inventory loaded.
+    check_connection(
+        name, {k: v for k, v in settings.items() if v is not None}, entry.file, entry.line, entry.key_lines
+    )
     return Account(
         name=name,
         groups=tuple(entry.groups),
@@ -124,7 +144,10 @@ def _prepare_task(
         except TemplateError as exc:
             raise fail(f"loop: {exc}", line=task.key_lines.get("loop"))
         if not isinstance(loop, list):
-            raise fail(f"loop must give a list, got {type(loop).__name__}")
+            raise fail(
+                f"loop must give a list, got {type(loop).__name__} {reprlib.repr(loop)}",
+                line=task.key_lines.get("loop"),
+            )
         items = loop
     plans: list[TaskPlan] = []
     for item in items:

@@ -69,20 +69,28 @@ class Renderer:
             for _ in range(_MAX_INDIRECTION):  # a variable whose value is itself a template
                 if isinstance(result, jinja2.Undefined):
                     result._fail_with_undefined_error()
-                if not is_template(result) or result == value:
+                if not is_template(result):
                     break
+                if result == value:
+                    raise TemplateError(f"{_one_line(value)[:60]!r} renders to itself: a variable refers to itself")
                 value, result = result, self.env.from_string(result).render(context)
+            else:
+                if is_template(result):
+                    raise TemplateError(
+                        f"still a template after {_MAX_INDIRECTION} renderings ({_one_line(result)[:60]!r}):"
+                        " variables refer to each other"
+                    )
             return result
         except jinja2.UndefinedError as exc:
-            raise TemplateError(f"undefined variable: {exc.message}")
+            raise TemplateError(f"undefined variable: {_one_line(exc.message)}")
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"template syntax error: {exc.message}")
+            raise TemplateError(f"template syntax error: {_one_line(exc.message)}")
         except TemplateError:
             raise
         except ConfigError:
             raise
         except Exception as exc:  # a filter or test raising on bad data
-            raise TemplateError(f"template error: {type(exc).__name__}: {exc}")
+            raise TemplateError(f"template error: {type(exc).__name__}: {_one_line(exc)}")
 
     def evaluate(self, expression: str, variables: dict[str, Any]) -> Any:
         """Evaluate a bare expression (a `when` condition) to a value."""
@@ -92,11 +100,13 @@ class Renderer:
                 result._fail_with_undefined_error()
             return result
         except jinja2.UndefinedError as exc:
-            raise TemplateError(f"undefined variable: {exc.message}")
+            raise TemplateError(f"undefined variable: {_one_line(exc.message)}")
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"expression syntax error: {exc.message}")
+            raise TemplateError(f"expression syntax error: {_one_line(exc.message)}")
+        except TemplateError:
+            raise
         except Exception as exc:
-            raise TemplateError(f"expression error: {type(exc).__name__}: {exc}")
+            raise TemplateError(f"expression error: {type(exc).__name__}: {_one_line(exc)}")
 
     def template(self, path: str, variables: dict[str, Any]) -> Any:
         """Render a file from templates/; a .json template becomes a parsed document."""
@@ -106,19 +116,28 @@ class Renderer:
             places = ", ".join(str(d) for d in self.search_dirs) or "(none)"
             raise TemplateError(f"template {path!r} not found in {places}")
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"template {path}:{exc.lineno}: syntax error: {exc.message}")
+            raise TemplateError(f"template {path}:{exc.lineno}: syntax error: {_one_line(exc.message)}")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"template {path}: cannot read it: {_one_line(exc)}")
         try:
             text = source.render(variables)
         except jinja2.UndefinedError as exc:
-            raise TemplateError(f"template {path}: undefined variable: {exc.message}")
+            raise TemplateError(f"template {path}: undefined variable: {_one_line(exc.message)}")
+        except TemplateError as exc:
+            raise TemplateError(f"template {path}: {exc}")
         except Exception as exc:
-            raise TemplateError(f"template {path}: {type(exc).__name__}: {exc}")
+            raise TemplateError(f"template {path}: {type(exc).__name__}: {_one_line(exc)}")
         if path.endswith((".json", ".json.j2")):
             try:
                 return json.loads(text)
             except json.JSONDecodeError as exc:
                 raise TemplateError(f"template {path} rendered invalid JSON at line {exc.lineno}: {exc.msg}")
         return text
+
+
+def _one_line(value: Any) -> str:
+    """A message on one line: errors are printed one per line."""
+    return " ".join(str(value).split())
 
 
 def lookup_env(name: str, default: Any = None) -> Any:

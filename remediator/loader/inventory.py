@@ -20,6 +20,8 @@ IMPLICIT_ACCOUNT = "default"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")  # AssumeRole's RoleSessionName
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")  # AssumeRole's ExternalId
 
 
 @dataclass
@@ -31,6 +33,7 @@ class InventoryAccount:
     file: str
     line: int | None
     groups: list[str] = field(default_factory=list)
+    key_lines: dict[str, int | None] = field(default_factory=dict)  # setting or var → its line
 
 
 @dataclass
@@ -46,8 +49,8 @@ class Inventory:
         """Account names matching an Ansible-style pattern: names, groups, globs, !x, &x, a:b."""
         if not self.accounts:
             return []
-        if self.path is None:
-            return [IMPLICIT_ACCOUNT]
+        if self.path is None and source != "--limit":
+            return [IMPLICIT_ACCOUNT]  # no inventory: every play runs on the current credentials' account
         selected: list[str] = []
         terms = [t.strip() for t in re.split(r"[:,]", pattern) if t.strip()]
         if not terms:
@@ -135,6 +138,10 @@ def _walk_group(
     group_vars = raw.get("vars") or {}
     if not isinstance(group_vars, dict):
         raise ConfigError(f"vars of group {name!r} must be a mapping", file=file, line=raw.line_of("vars"))
+    for key in group_vars:
+        if not isinstance(key, str) or not key.isidentifier():
+            at = group_vars.line_of(key) if isinstance(group_vars, LocDict) else raw.line_of("vars")
+            raise ConfigError(f"group {name!r}: variable name {key!r} is not a valid identifier", file=file, line=at)
     inv.group_vars.setdefault(name, {}).update(plain(group_vars))
     inv.group_depth[name] = max(depth, inv.group_depth.get(name, 0))
     inv.groups.setdefault(name, [])
@@ -172,6 +179,9 @@ def _add_account(inv: Inventory, name: str, settings: Any, file: str, line: int 
     if existing is None:
         existing = inv.accounts[name] = InventoryAccount(name, {}, file, line)
     existing.settings.update(plain(settings))
+    existing.key_lines.update(
+        {str(k): settings.line_of(k) if isinstance(settings, LocDict) else line for k in settings}
+    )
     for group in groups:
         if group not in existing.groups:
             existing.groups.append(group)
@@ -180,19 +190,38 @@ def _add_account(inv: Inventory, name: str, settings: Any, file: str, line: int 
 
 
 def _check_settings(name: str, settings: dict[str, Any], file: str, line: int | None) -> None:
+    lines = {k: settings.line_of(k) for k in settings} if isinstance(settings, LocDict) else {}
+    normalized = check_connection(name, settings, file, line, lines)
+    if "account_id" in normalized:
+        settings["account_id"] = normalized["account_id"]
+
+
+def check_connection(
+    name: str,
+    settings: dict[str, Any],
+    file: str,
+    line: int | None,
+    lines: dict[str, int | None] | None = None,
+) -> dict[str, Any]:
+    """Check an account's connection settings (templates are let through, to be checked once rendered).
+
+    Returns the settings with an integer account_id written as its 12 digits. Bad settings are a
+    ConfigError naming the file and the setting's line (from `lines`, else `line`).
+    """
     from remediator.templating import is_template
 
     def at(key: str) -> int | None:
-        return settings.line_of(key) if isinstance(settings, LocDict) else line
+        return (lines or {}).get(key) or line
 
+    checked = dict(settings)
     for key in CONNECTION_KEYS:
         value = settings.get(key)
         if value is None or is_template(value):
             continue
         if key == "account_id":
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 value = f"{value:012d}"
-                settings[key] = value
+                checked[key] = value
             if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
                 raise ConfigError(
                     f"account {name!r}: account_id must be 12 digits, got {value!r}", file=file, line=at(key)
@@ -209,5 +238,17 @@ def _check_settings(name: str, settings: dict[str, Any], file: str, line: int | 
                 file=file,
                 line=at(key),
             )
+        elif key == "session_name" and not _SESSION_NAME.match(value):
+            raise ConfigError(
+                f"account {name!r}: session_name {value!r} must be 2–64 letters, digits or +=,.@_-",
+                file=file,
+                line=at(key),
+            )
+        elif key == "external_id" and not _EXTERNAL_ID.match(value):
+            # never echo the value: an external id is a shared secret
+            raise ConfigError(
+                f"account {name!r}: external_id must be 2–1224 letters, digits or +=,.@:/_-", file=file, line=at(key)
+            )
     if settings.get("external_id") and not settings.get("role_arn"):
         raise ConfigError(f"account {name!r}: external_id needs role_arn", file=file, line=at("external_id"))
+    return checked

@@ -18,13 +18,16 @@ from remediator.templating import is_template
 
 def load_playbook(path: str | Path) -> Playbook:
     name = str(path)
-    data = yamlfile.load(path, "playbook")
+    # Duplicate keys are reported below, where the play, task and option they belong to are known.
+    data = yamlfile.load_keeping_duplicates(path, "playbook")
     if not isinstance(data, list):
+        _reject_duplicates(data, name)
         raise ConfigError("a playbook is a list of plays", file=name, line=getattr(data, "line", 1))
     plays = []
     for index, raw in enumerate(data):
         line = data.item_lines[index] if isinstance(data, LocList) else None
         plays.append(_load_play(raw, name, line))
+    _reject_duplicates(data, name)  # any the plays and tasks did not already report
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return Playbook(path=name, plays=tuple(plays), digest=digest)
 
@@ -32,6 +35,9 @@ def load_playbook(path: str | Path) -> Playbook:
 def _load_play(raw: Any, file: str, line: int | None) -> Play:
     if not isinstance(raw, LocDict):
         raise ConfigError("each play must be a mapping", file=file, line=line)
+    play_keys = LocDict({k: v for k, v in raw.items() if k != "tasks"})
+    play_keys.duplicates = raw.duplicates
+    _reject_duplicates(play_keys, file)
     _reject_unknown(raw, PLAY_KEYS, file, "play key")
     play_name = raw.get("name") or "unnamed play"
     if not isinstance(play_name, str):
@@ -45,7 +51,11 @@ def _load_play(raw: Any, file: str, line: int | None) -> Play:
     for entry, entry_line in _vars_files(raw, file):
         target = Path(file).parent / entry
         if not target.is_file():
-            raise ConfigError(f"vars file {entry!r} not found (looked in {target.parent})", file=file, line=entry_line)
+            raise ConfigError(
+                f"vars file {entry!r} not found: no file {target} (vars_files are relative to the playbook)",
+                file=file,
+                line=entry_line,
+            )
         loaded = yamlfile.load(target, "vars file")
         variables.update(_mapping(loaded, str(target), getattr(loaded, "line", 1), "vars file"))
     tasks_raw = raw.get("tasks")
@@ -107,6 +117,7 @@ def _load_task(raw: Any, file: str, line: int | None) -> Task:
     if not isinstance(raw, LocDict):
         raise ConfigError("each task must be a mapping", file=file, line=line)
     modules = [k for k in raw if k not in TASK_KEYS and registry.has(str(k))]
+    _reject_duplicates(raw, file, task=raw.get("name") if isinstance(raw.get("name"), str) else None, modules=modules)
     unknown = [k for k in raw if k not in TASK_KEYS and not registry.has(str(k))]
     task_name = raw.get("name")
     if task_name is not None and not isinstance(task_name, str):
@@ -138,7 +149,7 @@ def _load_task(raw: Any, file: str, line: int | None) -> Task:
         raise ConfigError("module options must be a mapping", file=file, line=raw.line_of(module_name), task=label)
     for field, message in check_args(module_name, args, rendered=False):
         top = field.split(".")[0] if field else None
-        raise ConfigError(message, file=file, line=args.line_of(top) if top else args.line, task=label, field=field)
+        raise ConfigError(message, file=file, line=_option_line(args, top), task=label, field=field)
     if not any(is_template(v) for v in _leaves(args)):
         try:
             registry.get(module_name).validate(plain(args))
@@ -146,7 +157,7 @@ def _load_task(raw: Any, file: str, line: int | None) -> Task:
             raise ConfigError(
                 exc.message,
                 file=file,
-                line=args.line_of(exc.field) if exc.field else args.line,
+                line=_option_line(args, exc.field.split(".")[0] if exc.field else None),
                 task=label,
                 field=exc.field,
             )
@@ -188,6 +199,29 @@ def _load_task(raw: Any, file: str, line: int | None) -> Task:
         max_changes=max_changes,
         lint=lint,
     )
+
+
+def _option_line(args: LocDict, option: str | None) -> int | None:
+    """The line of an option (named as text, though YAML may have read the key as a number), else the module's."""
+    if option is None:
+        return args.line
+    for key, line in args.key_lines.items():
+        if str(key) == option:
+            return line
+    return args.line
+
+
+def _reject_duplicates(value: Any, file: str, task: str | None = None, modules: list[Any] | None = None) -> None:
+    """The first key given twice in value, as an error naming its task and, in module options, its option."""
+    duplicate = yamlfile.first_duplicate(value)
+    if duplicate is None:
+        return
+    key, line, first, path = duplicate
+    option = None
+    if modules and len(path) > 1 and path[0] in modules:
+        option = ".".join(str(p) for p in path[1:])
+    label = task or (str(modules[0]) if modules else None)
+    raise ConfigError(f"duplicate key {key!r} (first at line {first})", file=file, line=line, task=label, field=option)
 
 
 def _leaves(value: Any) -> list[Any]:

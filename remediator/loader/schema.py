@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from typing import Any
 
 import jsonschema
@@ -12,6 +13,14 @@ from remediator import registry
 TASK_KEYS = ("name", "when", "loop", "tags", "max_changes", "lint")
 PLAY_KEYS = ("name", "accounts", "hosts", "vars", "vars_files", "tasks")
 TEMPLATE_STRING = {"type": "string", "pattern": "{{|{%"}
+
+# JSON Schema counts 14.0 as an integer; AWS's integer parameters do not, so neither do module options.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
 
 
 def allow_templates(schema: dict[str, Any]) -> dict[str, Any]:
@@ -43,12 +52,14 @@ def check_args(name: str, args: dict[str, Any], *, rendered: bool) -> list[tuple
     from remediator.templating import is_template
 
     schema = module_schema(name)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     problems: list[tuple[str | None, str]] = []
     known = set(schema.get("properties", {}))
     for key in args:
         if key not in known:
-            problems.append((str(key), f"unknown option for {name} (known: {', '.join(sorted(known))})"))
+            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(sorted(known))})"
+            problems.append((str(key), f"unknown option for {name}{extra}"))
     for error in sorted(validator.iter_errors(args), key=lambda e: list(map(str, e.absolute_path))):
         if error.validator == "additionalProperties" and not error.absolute_path:
             continue  # reported above, with the list of known options

@@ -48,7 +48,7 @@ def render_text(report: Report) -> str:
     if report.error:
         out.append(f"ERROR: {report.error}")
     if report.plan_file:
-        out.append(f"plan written to {report.plan_file}")
+        out.append(f"plan file: {report.plan_file}")
     if report.journal:
         out.append(f"journal: {report.journal} (undo with: remediator rollback {report.journal})")
     return "\n".join(out) + "\n"
