@@ -1,0 +1,471 @@
+"""iam_role: one role, managing only the fields a task names.
+
+Each resource gets its own change, so a plan shows (and a journal undoes) exactly what moves:
+
+    <scope>/iam_role/<name>                   the role itself: create, delete, description, session
+                                              length, trust policy, permissions boundary
+    <scope>/iam_role/<name>/managed/<policy>  one managed policy attachment
+    <scope>/iam_role/<name>/inline/<policy>   one inline policy
+    <scope>/iam_role/<name>/tags              the tags the task names (and, with purge_tags, the rest)
+
+Documents (trust and inline) are compared by meaning: one equal in meaning to the live one writes nothing.
+Nothing is detached, deleted or untagged unless the matching purge flag says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from remediator import policydoc
+from remediator.aws.context import ReadContext
+from remediator.aws.reads import authorization_details
+from remediator.errors import ArgError, TaskFailed
+from remediator.model import ApiCall, Change, Finding
+from remediator.registry import Module, PlanResult, register
+from remediator.roles import SERVICE_ROLE_PATH, delete_role_calls, find_role, image, is_service_linked, read_roles
+
+MIN_SESSION, MAX_SESSION = 3600, 43200
+DOCUMENT = {"type": ["object", "string"], "description": "a policy document: a mapping or a JSON string"}
+# task option → field of the role the `<name>` change manages
+ROLE_FIELDS = {
+    "description": "Description",
+    "max_session_duration": "MaxSessionDuration",
+    "trust_policy": "AssumeRolePolicyDocument",
+    "permissions_boundary": "PermissionsBoundary",
+}
+
+
+def dumps(document: Any) -> str:
+    """A document as compact JSON for a write, with the Version the comparison assumes when it is left out."""
+    parsed = policydoc.parse(document)
+    if "Version" not in parsed:
+        parsed = {"Version": "2012-10-17", **parsed}
+    return json.dumps(parsed, separators=(",", ":"), sort_keys=True)
+
+
+def policy_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def role_state(role: dict[str, Any]) -> dict[str, Any]:
+    """The live fields of the role itself, as `<name>` changes record them in `before`."""
+    return {
+        "Description": role["Description"],
+        "MaxSessionDuration": role["MaxSessionDuration"],
+        "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
+        **image(role),
+    }
+
+
+def _fmt(field: str, value: Any) -> str:
+    if field == "AssumeRolePolicyDocument":
+        return "…"
+    if value in ("", None):
+        return "none"
+    return repr(value) if isinstance(value, str) and field == "Description" else str(value)
+
+
+@register
+class Role(Module):
+    name = "iam_role"
+    summary = "One IAM role: trust, session length, policies, boundary and tags; fields left out are left alone."
+    args_schema = {
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 64, "description": "the role's name"},
+            "path": {"type": "string", "pattern": "^/(.*/)?$", "description": "path, set at creation (default /)"},
+            "description": {"type": "string", "maxLength": 1000},
+            "trust_policy": {**DOCUMENT, "description": "who may assume the role; required to create it"},
+            "max_session_duration": {
+                "type": "integer",
+                "minimum": MIN_SESSION,
+                "maximum": MAX_SESSION,
+                "description": "seconds, 3600–43200",
+            },
+            "managed_policies": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "description": "ARNs, or names of customer managed policies (AWS managed ones by ARN)",
+            },
+            "purge_managed_policies": {
+                "type": "boolean",
+                "description": "detach managed policies not listed (only when managed_policies is given)",
+            },
+            "inline_policies": {
+                "type": "object",
+                "additionalProperties": DOCUMENT,
+                "description": "policy name → document",
+            },
+            "purge_inline_policies": {
+                "type": "boolean",
+                "description": "delete inline policies not listed (only when inline_policies is given)",
+            },
+            "permissions_boundary": {"type": "string", "description": 'a policy ARN; "" removes the boundary'},
+            "tags": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+                "description": "tags to set; others are left alone unless purge_tags",
+            },
+            "purge_tags": {"type": "boolean", "description": "remove tags not listed (only when tags is given)"},
+            "state": {"enum": ["present", "absent"], "description": "absent deletes the role and its links"},
+        },
+        "required": ["name"],
+    }
+    permissions = {
+        "read": ["iam:ListRoles", "iam:GetAccountAuthorizationDetails"],
+        "write": [
+            "iam:CreateRole",
+            "iam:UpdateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:DeleteRole",
+        ],
+    }
+    example = """\
+- name: Deploy role for CI, one hour sessions
+  iam_role:
+    name: ci-deploy
+    description: assumed by the CI runners
+    trust_policy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {AWS: "arn:aws:iam::111111111111:root"}
+          Action: sts:AssumeRole
+    max_session_duration: 3600
+    managed_policies: [deploy-artifacts, "arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    inline_policies:
+      no-iam: {Version: "2012-10-17", Statement: [{Effect: Deny, Action: "iam:*", Resource: "*"}]}
+    tags: {team: platform}
+"""
+
+    # ---- validation -------------------------------------------------------------------------------
+
+    def validate(self, args: dict[str, Any]) -> None:
+        if args.get("state") == "absent":
+            others = sorted(k for k in args if k not in ("name", "state", "path"))
+            if others:
+                raise ArgError(others[0], "state: absent deletes the role and takes no other role fields")
+        if str(args.get("path", "")).startswith(SERVICE_ROLE_PATH):
+            raise ArgError("path", "service-linked roles (/aws-service-role/) are managed by AWS, not by tasks")
+        duration = args.get("max_session_duration")
+        if duration is not None and not (MIN_SESSION <= duration <= MAX_SESSION):
+            raise ArgError("max_session_duration", f"{duration} is out of range: must be between 3600 and 43200")
+        for field, document in [("trust_policy", args.get("trust_policy"))] + [
+            (f"inline_policies.{n}", d) for n, d in (args.get("inline_policies") or {}).items()
+        ]:
+            if document is None:
+                continue
+            try:
+                policydoc.parse(document)
+            except ValueError as exc:
+                raise ArgError(field, f"not a policy document: {exc}") from None
+        boundary = args.get("permissions_boundary")
+        if boundary and not boundary.startswith("arn:"):
+            raise ArgError("permissions_boundary", "give the boundary policy's ARN")
+
+    # ---- reading ----------------------------------------------------------------------------------
+
+    def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
+        role = find_role(read_roles(ctx), args["name"])
+        wanted = {p.casefold() for p in args.get("managed_policies") or [] if not p.startswith("arn:")}
+        policies = {}
+        if wanted:
+            for policy in authorization_details(ctx)["Policies"]:
+                if policy["PolicyName"].casefold() in wanted:
+                    policies[policy["PolicyName"]] = policy["Arn"]
+        return {"role": role, "policies": policies}
+
+    def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
+        role_name, _, rest = resource.partition("/")
+        role = find_role([current["role"]] if current.get("role") else [], role_name)
+        if role is None:
+            return None
+        if not rest:
+            return role_state(role)
+        kind, _, name = rest.partition("/")
+        if kind == "tags":
+            return dict(role["Tags"])
+        if kind == "inline":
+            document = role["InlinePolicies"].get(name)
+            return None if document is None else {"PolicyDocument": document}
+        if kind == "managed":
+            arn = next((a for a, n in role["ManagedPolicies"].items() if n == name or a == name), None)
+            return None if arn is None else {"PolicyArn": arn}
+        return None
+
+    # ---- planning ---------------------------------------------------------------------------------
+
+    def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
+        role = current.get("role")
+        name = role["RoleName"] if role else args["name"]
+        base = f"{scope}/{self.name}"
+
+        if role is not None and is_service_linked(role):
+            raise TaskFailed(f"role {name} is service-linked ({role['Path']}): AWS manages it; refused")
+
+        if args.get("state") == "absent":
+            if role is None:
+                return PlanResult(noop_reason=f"role {args['name']} does not exist, as the task wants")
+            change = Change(
+                f"{base}/{name}",
+                self.name,
+                name,
+                "delete",
+                role_state(role),
+                None,
+                delete_role_calls(role),
+                None,
+                f"delete role {name} (cannot be undone: a new role gets a new id)",
+                reason="state: absent",
+            )
+            return PlanResult([change])
+
+        managed = self._resolve_managed(args, current.get("policies") or {})
+        changes: list[Change] = []
+        findings: list[Finding] = []
+        if role is None:
+            changes.append(self._create(args, name, base))
+            live_managed: dict[str, str] = {}
+            live_inline: dict[str, Any] = {}
+        else:
+            update = self._update(args, role, base)
+            if update:
+                changes.append(update)
+            if "path" in args and args["path"] != role["Path"]:
+                findings.append(
+                    Finding(
+                        f"{base}/{name}",
+                        name,
+                        "medium",
+                        f"role {name} has path {role['Path']}, the task wants {args['path']}: a path cannot be"
+                        " changed, only set when the role is created",
+                    )
+                )
+            live_managed, live_inline = role["ManagedPolicies"], role["InlinePolicies"]
+
+        changes += self._managed(args, name, base, managed, live_managed)
+        changes += self._inline(args, name, base, live_inline)
+        if role is not None:
+            tags = self._tags(args, role, base)
+            if tags:
+                changes.append(tags)
+        if not changes:
+            return PlanResult(findings=findings, noop_reason=f"role {name} already has every field the task names")
+        return PlanResult(changes, findings)
+
+    def _resolve_managed(self, args: dict[str, Any], policies: dict[str, str]) -> list[str]:
+        arns = []
+        for entry in args.get("managed_policies") or []:
+            if entry.startswith("arn:"):
+                arns.append(entry)
+                continue
+            arn = policies.get(entry) or next(
+                (a for n, a in policies.items() if n.casefold() == entry.casefold()), None
+            )
+            if arn is None:
+                raise TaskFailed(
+                    f"managed policy {entry!r} not found among the account's customer managed policies"
+                    " (give AWS managed policies by ARN)"
+                )
+            arns.append(arn)
+        return list(dict.fromkeys(arns))
+
+    def _create(self, args: dict[str, Any], name: str, base: str) -> Change:
+        if args.get("trust_policy") is None:
+            raise TaskFailed(f"role {name} does not exist: trust_policy is required to create it")
+        trust = policydoc.parse(args["trust_policy"])
+        params: dict[str, Any] = {
+            "RoleName": name,
+            "Path": args.get("path", "/"),
+            "AssumeRolePolicyDocument": dumps(trust),
+        }
+        after: dict[str, Any] = {"RoleName": name, "Path": params["Path"], "AssumeRolePolicyDocument": trust}
+        if "description" in args:
+            params["Description"] = after["Description"] = args["description"]
+        if "max_session_duration" in args:
+            params["MaxSessionDuration"] = after["MaxSessionDuration"] = int(args["max_session_duration"])
+        if args.get("permissions_boundary"):
+            params["PermissionsBoundary"] = after["PermissionsBoundary"] = args["permissions_boundary"]
+        tags = tag_values(args)
+        if tags:
+            params["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+            after["Tags"] = tags
+        undo_role = {"RoleName": name, "PermissionsBoundary": params.get("PermissionsBoundary", "")}
+        return Change(
+            f"{base}/{name}",
+            self.name,
+            name,
+            "create",
+            None,
+            after,
+            (ApiCall("iam", "create_role", params),),
+            delete_role_calls(undo_role),
+            f"create role {name}" + (f" at {params['Path']}" if params["Path"] != "/" else ""),
+            reason="the role does not exist",
+        )
+
+    def _update(self, args: dict[str, Any], role: dict[str, Any], base: str) -> Change | None:
+        name = role["RoleName"]
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for option, field in ROLE_FIELDS.items():
+            if option not in args:
+                continue
+            live, wanted = role[field], args[option]
+            if field == "AssumeRolePolicyDocument":
+                wanted = policydoc.parse(wanted)
+                if policydoc.equivalent(live, wanted):
+                    continue
+            elif field == "MaxSessionDuration":
+                wanted = int(wanted)
+            if live != wanted:
+                before[field], after[field] = live, wanted
+        if not after:
+            return None
+        # UpdateRole is sent both fields: the emulator (unlike AWS) resets a field UpdateRole is not given.
+        both = ("Description", "MaxSessionDuration")
+        keep = {f: role[f] for f in both} if any(f in after for f in both) else {}
+        calls = self._role_calls(name, {**keep, **after})
+        undo = self._role_calls(name, {**keep, **before})
+        summary = ", ".join(
+            "trust policy changed"
+            if f == "AssumeRolePolicyDocument"
+            else f"{f} {_fmt(f, before[f])} → {_fmt(f, after[f])}"
+            for f in after
+        )
+        return Change(
+            f"{base}/{name}", self.name, name, "update", before, after, calls, undo, f"role {name}: {summary}",
+            reason="fields differ from the task",
+        )  # fmt: skip
+
+    @staticmethod
+    def _role_calls(name: str, fields: dict[str, Any]) -> tuple[ApiCall, ...]:
+        calls = []
+        update = {k: fields[k] for k in ("Description", "MaxSessionDuration") if k in fields}
+        if update:
+            calls.append(ApiCall("iam", "update_role", {"RoleName": name, **update}))
+        if "AssumeRolePolicyDocument" in fields:
+            document = dumps(fields["AssumeRolePolicyDocument"])
+            calls.append(ApiCall("iam", "update_assume_role_policy", {"RoleName": name, "PolicyDocument": document}))
+        if "PermissionsBoundary" in fields:
+            arn = fields["PermissionsBoundary"]
+            if arn:
+                calls.append(
+                    ApiCall("iam", "put_role_permissions_boundary", {"RoleName": name, "PermissionsBoundary": arn})
+                )
+            else:
+                calls.append(ApiCall("iam", "delete_role_permissions_boundary", {"RoleName": name}))
+        return tuple(calls)
+
+    def _managed(
+        self, args: dict[str, Any], name: str, base: str, wanted: list[str], live: dict[str, str]
+    ) -> list[Change]:
+        changes = []
+        for arn in wanted:
+            if arn in live:
+                continue
+            resource = f"{name}/managed/{policy_name(arn)}"
+            changes.append(
+                Change(
+                    f"{base}/{resource}", self.name, resource, "create", None, {"PolicyArn": arn},
+                    (ApiCall("iam", "attach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                    (ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                    f"attach {arn} to role {name}", reason="the task lists it",
+                )
+            )  # fmt: skip
+        if args.get("purge_managed_policies") and "managed_policies" in args:
+            for arn in sorted(set(live) - set(wanted)):
+                resource = f"{name}/managed/{live[arn]}"
+                changes.append(
+                    Change(
+                        f"{base}/{resource}", self.name, resource, "delete", {"PolicyArn": arn}, None,
+                        (ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                        (ApiCall("iam", "attach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                        f"detach {arn} from role {name}", reason="not listed, and purge_managed_policies is on",
+                    )
+                )  # fmt: skip
+        return changes
+
+    def _inline(self, args: dict[str, Any], name: str, base: str, live: dict[str, Any]) -> list[Change]:
+        changes = []
+        wanted = {k: policydoc.parse(v) for k, v in (args.get("inline_policies") or {}).items()}
+
+        def put(policy: str, document: Any) -> ApiCall:
+            params = {"RoleName": name, "PolicyName": policy, "PolicyDocument": dumps(document)}
+            return ApiCall("iam", "put_role_policy", params)
+
+        def delete(policy: str) -> ApiCall:
+            return ApiCall("iam", "delete_role_policy", {"RoleName": name, "PolicyName": policy})
+
+        for policy, document in wanted.items():
+            old = live.get(policy)
+            if old is not None and policydoc.equivalent(old, document):
+                continue
+            resource = f"{name}/inline/{policy}"
+            changes.append(
+                Change(
+                    f"{base}/{resource}", self.name, resource, "create" if old is None else "update",
+                    None if old is None else {"PolicyDocument": old}, {"PolicyDocument": document},
+                    (put(policy, document),), (delete(policy),) if old is None else (put(policy, old),),
+                    f"{'add' if old is None else 'update'} inline policy {policy} of role {name}",
+                    reason="the task's document differs" if old is not None else "the task lists it",
+                )
+            )  # fmt: skip
+        if args.get("purge_inline_policies") and "inline_policies" in args:
+            for policy in sorted(set(live) - set(wanted)):
+                resource = f"{name}/inline/{policy}"
+                changes.append(
+                    Change(
+                        f"{base}/{resource}", self.name, resource, "delete", {"PolicyDocument": live[policy]}, None,
+                        (delete(policy),), (put(policy, live[policy]),),
+                        f"delete inline policy {policy} of role {name}",
+                        reason="not listed, and purge_inline_policies is on",
+                    )
+                )  # fmt: skip
+        return changes
+
+    def _tags(self, args: dict[str, Any], role: dict[str, Any], base: str) -> Change | None:
+        name, live = role["RoleName"], role["Tags"]
+        wanted = tag_values(args)
+        to_set = {k: v for k, v in wanted.items() if live.get(k) != v}
+        to_remove = sorted(set(live) - set(wanted)) if args.get("purge_tags") and "tags" in args else []
+        if not to_set and not to_remove:
+            return None
+        before = {k: live.get(k) for k in [*to_set, *to_remove]}
+        after = {**to_set, **{k: None for k in to_remove}}
+        calls, undo = [], []
+        if to_set:
+            calls.append(ApiCall("iam", "tag_role", {"RoleName": name, "Tags": _tag_list(to_set)}))
+        if to_remove:
+            calls.append(ApiCall("iam", "untag_role", {"RoleName": name, "TagKeys": to_remove}))
+        added = sorted(k for k in to_set if k not in live)
+        restore = {k: v for k, v in before.items() if v is not None}
+        if added:
+            undo.append(ApiCall("iam", "untag_role", {"RoleName": name, "TagKeys": added}))
+        if restore:
+            undo.append(ApiCall("iam", "tag_role", {"RoleName": name, "Tags": _tag_list(restore)}))
+        parts = [f"{k} {before[k] if before[k] is not None else '(none)'} → {v}" for k, v in to_set.items()]
+        parts += [f"remove {k}" for k in to_remove]
+        resource = f"{name}/tags"
+        return Change(
+            f"{base}/{resource}", self.name, resource, "update", before, after, tuple(calls), tuple(undo),
+            f"role {name} tags: {', '.join(parts)}", reason="tags differ from the task",
+        )  # fmt: skip
+
+
+def tag_values(args: dict[str, Any]) -> dict[str, str]:
+    """The task's tags as AWS stores them: strings (YAML's true is 'true')."""
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (args.get("tags") or {}).items()}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]

@@ -1,0 +1,188 @@
+"""iam_roles: a sweep over every role — cap session length, find (or delete) unused roles.
+
+`read` returns the roles, the run's own role and the moment of reading (`now`), so `plan` stays pure and
+tests fix time by giving `now` in `current`. Service-linked roles and the role the run assumed are never
+touched: when a rule would otherwise have matched them, they are reported (severity low) with the reason.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from remediator.aws.context import ReadContext
+from remediator.errors import ArgError, AwsError
+from remediator.model import ApiCall, Change, Finding
+from remediator.registry import Module, PlanResult, register
+from remediator.roles import (
+    delete_role_calls,
+    find_role,
+    image,
+    is_service_linked,
+    parse_time,
+    read_roles,
+    role_name_of_arn,
+)
+
+MIN_SESSION, MAX_SESSION = 3600, 43200
+
+
+def matches(role: dict[str, Any], patterns: list[str]) -> bool:
+    """A glob matches the name, the path, or path + name (IAM names are case-insensitive)."""
+    subjects = [role["RoleName"], role["Path"], role["Path"] + role["RoleName"]]
+    return any(fnmatch.fnmatchcase(s.casefold(), p.casefold()) for s in subjects for p in patterns)
+
+
+def unused_evidence(role: dict[str, Any], now: datetime, days: int) -> str | None:
+    """Why the role counts as unused for `days`, or None when it was used (or created) within the window."""
+    cutoff = now - timedelta(days=days)
+    created = parse_time(role["CreateDate"]) if role.get("CreateDate") else None
+    created_text = f"created {created.date().isoformat()}" if created else "creation date unknown"
+    if role.get("LastUsed"):
+        used = parse_time(role["LastUsed"])
+        if used >= cutoff:
+            return None
+        return f"{created_text}, last used {used.date().isoformat()}, {(now - used).days} days ago"
+    if created is None or created >= cutoff:
+        return None
+    return f"{created_text}, {(now - created).days} days ago, never used"
+
+
+@register
+class Roles(Module):
+    name = "iam_roles"
+    summary = "Sweep every role: cap session length (lowers only); report or delete roles unused for N days."
+    args_schema = {
+        "properties": {
+            "max_session_duration": {
+                "type": "integer",
+                "minimum": MIN_SESSION,
+                "maximum": MAX_SESSION,
+                "description": "cap in seconds (3600–43200): roles above it are lowered, none is raised",
+            },
+            "unused_days": {"type": "integer", "minimum": 1, "description": "not used within this many days"},
+            "action": {"enum": ["report", "delete"], "description": "for unused roles; default report"},
+            "include": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to sweep"},
+            "exclude": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to skip"},
+        },
+    }
+    permissions = {
+        "read": ["iam:ListRoles", "iam:GetAccountAuthorizationDetails", "sts:GetCallerIdentity"],
+        "write": [
+            "iam:UpdateRole",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:DeleteRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:DeleteRole",
+        ],
+    }
+    example = """\
+- name: Cap role sessions at one hour; report roles unused for 90 days
+  iam_roles:
+    max_session_duration: 3600
+    unused_days: 90
+    exclude: [OrganizationAccountAccessRole, "/breakglass/*"]
+"""
+
+    def validate(self, args: dict[str, Any]) -> None:
+        if "max_session_duration" not in args and "unused_days" not in args:
+            raise ArgError(None, "name a rule: max_session_duration, unused_days, or both")
+        duration = args.get("max_session_duration")
+        if duration is not None and not (MIN_SESSION <= duration <= MAX_SESSION):
+            raise ArgError("max_session_duration", f"{duration} is out of range: must be between 3600 and 43200")
+        if args.get("action") == "delete" and "unused_days" not in args:
+            raise ArgError("action", "action: delete deletes unused roles: give unused_days")
+
+    def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
+        own = role_name_of_arn(ctx.account.role_arn)
+        if own is None:
+            try:
+                own = role_name_of_arn(ctx.session.identity().get("Arn"))
+            except AwsError:
+                own = None
+        return {"now": datetime.now(UTC).isoformat(), "own_role": own, "roles": read_roles(ctx)}
+
+    def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
+        role = find_role(current["roles"], resource)
+        return None if role is None else state(role)
+
+    def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
+        now = parse_time(current["now"])
+        own = (current.get("own_role") or "").casefold()
+        cap = args.get("max_session_duration")
+        days = args.get("unused_days")
+        delete = args.get("action") == "delete"
+        changes: list[Change] = []
+        findings: list[Finding] = []
+        swept = 0
+        for role in current["roles"]:
+            name = role["RoleName"]
+            if args.get("include") and not matches(role, args["include"]):
+                continue
+            if args.get("exclude") and matches(role, args["exclude"]):
+                continue
+            address = f"{scope}/{self.name}/{name}"
+            above = cap is not None and role["MaxSessionDuration"] > cap
+            evidence = unused_evidence(role, now, days) if days is not None else None
+            protected = (
+                "service-linked (AWS manages it)"
+                if is_service_linked(role)
+                else "the role this run uses"
+                if own and name.casefold() == own
+                else ""
+            )
+            if protected:
+                if above or evidence:
+                    rule = "is above the session cap" if above else f"is unused ({evidence})"
+                    findings.append(
+                        Finding(address, name, "low", f"role {name} {rule} but was left alone: {protected}")
+                    )
+                continue
+            swept += 1
+            if evidence and delete:
+                changes.append(
+                    Change(
+                        address, self.name, name, "delete", state(role), None, delete_role_calls(role), None,
+                        f"delete unused role {name} (cannot be undone: a new role gets a new id)",
+                        reason=f"not used within {days} days: {evidence}",
+                    )
+                )  # fmt: skip
+                continue
+            if above:
+                old = role["MaxSessionDuration"]
+                changes.append(
+                    Change(
+                        address, self.name, name, "update", {"MaxSessionDuration": old}, {"MaxSessionDuration": cap},
+                        (ApiCall("iam", "update_role", _session_params(role, cap)),),
+                        (ApiCall("iam", "update_role", _session_params(role, old)),),
+                        f"role {name}: MaxSessionDuration {old} → {cap}",
+                        reason=f"above the cap of {cap} seconds",
+                    )
+                )  # fmt: skip
+            if evidence:
+                findings.append(
+                    Finding(address, name, "medium", f"role {name} is unused: not used within {days} days ({evidence})")
+                )
+        if changes:
+            return PlanResult(changes, findings)
+        rules = []
+        if cap is not None:
+            rules.append(f"none above {cap} seconds")
+        if days is not None:
+            unused = sum(1 for f in findings if f.severity == "medium")
+            rules.append(f"{unused} unused for {days} days, reported" if unused else f"none unused for {days} days")
+        return PlanResult(
+            findings=findings, noop_reason=f"{swept} role(s) swept: {', '.join(rules) or 'nothing to do'}"
+        )
+
+
+def state(role: dict[str, Any]) -> dict[str, Any]:
+    """What a change to one role depends on: its session length, identity, last use and links."""
+    return {"MaxSessionDuration": role["MaxSessionDuration"], **image(role)}
+
+
+def _session_params(role: dict[str, Any], seconds: int) -> dict[str, Any]:
+    # The live Description goes too: the emulator (unlike AWS) clears a field UpdateRole is not given.
+    return {"RoleName": role["RoleName"], "Description": role["Description"], "MaxSessionDuration": seconds}

@@ -1,0 +1,140 @@
+"""iam_roles (the sweep) end to end through the CLI, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import cli, write, write_inventory
+from tests.integration.test_iam_role import DENY, DeleteConflictLikeAws, make_role, populated_role, role_names
+
+CAP = "- tasks:\n    - name: cap\n      iam_roles: {max_session_duration: 3600, exclude: [keep-*]}\n"
+
+
+def sessions(iam):
+    return {r["RoleName"]: r["MaxSessionDuration"] for r in iam.list_roles()["Roles"]}
+
+
+def age(name, created_days, used_days=None):
+    """Backdate a role on moto's in-process backend (the API cannot)."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends["123456789012"]["global"]
+    role = next(r for r in backend.roles.values() if r.name == name)
+    now = datetime.now(UTC)
+    role.create_date = now - timedelta(days=created_days)
+    role.last_used = None if used_days is None else now - timedelta(days=used_days)
+    if used_days is not None:
+        role.last_used_region = "us-east-1"
+
+
+def test_four_steps_cap_lowers_and_never_raises(iam, aws, workdir, calls):
+    make_role(iam, "long", MaxSessionDuration=43200, Description="kept")
+    make_role(iam, "short", MaxSessionDuration=3600)
+    make_role(iam, "keep-long", MaxSessionDuration=43200)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", CAP)
+
+    first = cli("run", book, "-i", inv, "--check")
+    assert first.code == 2, first.out + first.err
+    assert "MaxSessionDuration 43200 → 3600" in first.out
+    assert calls.mutating == []
+
+    second = cli("run", book, "-i", inv)
+    assert second.code == 0, second.out + second.err
+    assert sessions(iam) == {"long": 3600, "short": 3600, "keep-long": 43200}
+    assert iam.get_role(RoleName="long")["Role"]["Description"] == "kept"
+    assert calls.mutating == ["UpdateRole"]
+
+    calls.clear()
+    third = cli("run", book, "-i", inv)
+    assert third.code == 0 and calls.mutating == []
+    fourth = cli("run", book, "-i", inv, "--check")
+    assert fourth.code == 0 and "would change" not in fourth.out
+
+
+def test_own_role_and_service_linked_roles_are_left_alone_and_reported(iam, aws, workdir, calls):
+    make_role(iam, "remediator", MaxSessionDuration=43200)
+    make_role(iam, "other", MaxSessionDuration=43200)
+    iam.create_service_linked_role(AWSServiceName="support.amazonaws.com")
+    linked = next(r["RoleName"] for r in iam.list_roles()["Roles"] if r["Path"].startswith("/aws-service-role/"))
+    iam.update_role(RoleName=linked, MaxSessionDuration=43200)
+    inv = write_inventory(workdir, aws, test={"role_arn": "arn:aws:iam::123456789012:role/remediator"})
+    book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {max_session_duration: 3600}\n")
+    result = cli("run", book, "-i", inv)
+    assert result.code == 2, result.out + result.err  # changed, and the two findings stay open
+    assert "the role this run uses" in result.out and "service-linked" in result.out
+    assert sessions(iam)["other"] == 3600
+    assert sessions(iam)["remediator"] == 43200 and sessions(iam)[linked] == 43200
+
+
+def test_unused_roles_reported_with_evidence(iam, aws, workdir, calls):
+    for name in ("stale", "never", "recent", "young"):
+        make_role(iam, name)
+    age("stale", 400, 200)
+    age("never", 300)
+    age("recent", 400, 5)
+    age("young", 10)
+    book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {unused_days: 90}\n")
+    result = cli("run", book, "-i", write_inventory(workdir, aws), "--format", "json")
+    assert result.code == 2, result.out + result.err
+    report = json.loads(result.out)
+    findings = [f for account in report["accounts"] for plan in account["tasks"] for f in plan["findings"]]
+    by_role = {f["resource"]: f["message"] for f in findings}
+    assert sorted(by_role) == ["never", "stale"]
+    assert "200 days ago" in by_role["stale"] and "last used" in by_role["stale"]
+    assert "never used" in by_role["never"] and "300 days ago" in by_role["never"]
+    assert calls.mutating == []
+
+
+def test_unused_roles_deleted_in_the_order_aws_requires(iam, aws, workdir, calls, client_hooks):
+    arn = iam.create_policy(PolicyName="deploy", PolicyDocument=json.dumps(DENY))["Policy"]["Arn"]
+    populated_role(iam, "old-app", arn)
+    make_role(iam, "busy")
+    age("old-app", 500, 200)
+    age("busy", 500, 1)
+    hook = DeleteConflictLikeAws(iam)
+    client_hooks.append(hook)
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {unused_days: 90, action: delete}\n")
+
+    check = cli("run", book, "-i", inv, "--check")
+    assert check.code == 2 and "cannot be undone" in check.out
+    assert calls.mutating == []
+
+    result = cli("run", book, "-i", inv)
+    assert result.code == 0, result.out + result.err
+    assert hook.seen == 1 and hook.conflicts == 0
+    assert role_names(iam) == ["busy"]
+    assert calls.mutating[-1] == "DeleteRole"
+
+    calls.clear()
+    again = cli("run", book, "-i", inv)
+    assert again.code == 0 and calls.mutating == []
+
+
+def test_sweep_reads_every_list_roles_page(iam, aws, workdir, client_hooks):
+    for n in range(5):
+        make_role(iam, f"role-{n}", MaxSessionDuration=43200)
+    markers: list[str | None] = []
+
+    def truncate(client):
+        def before(params, **_):
+            markers.append(params.pop("Marker", None))  # the emulator fails on a marker it did not issue
+
+        def after(parsed, **_):
+            roles = sorted(parsed.get("Roles", []), key=lambda r: r["RoleName"])
+            if markers[-1] is None:
+                parsed["Roles"], parsed["IsTruncated"], parsed["Marker"] = roles[:2], True, "page-2"
+            else:
+                parsed["Roles"], parsed["IsTruncated"] = roles[2:], False
+                parsed.pop("Marker", None)
+
+        client.meta.events.register("before-parameter-build.iam.ListRoles", before)
+        client.meta.events.register("after-call.iam.ListRoles", after)
+
+    client_hooks.append(truncate)
+    book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {max_session_duration: 3600}\n")
+    result = cli("run", book, "-i", write_inventory(workdir, aws))
+    assert result.code == 0, result.out + result.err
+    assert "page-2" in markers
+    assert set(sessions(iam).values()) == {3600}
