@@ -7,7 +7,7 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import registry
+from remediator import policylint, registry
 from remediator.errors import ArgError, ConfigError
 from remediator.loader.inventory import CONNECTION_KEYS, Inventory, check_connection
 from remediator.loader.schema import check_args
@@ -70,7 +70,7 @@ def prepare(
             for task in play.tasks:
                 if not _selected(task, selection):
                     continue
-                plans.setdefault(name, []).extend(_prepare_task(play, task, account, variables, renderer))
+                plans.setdefault(name, []).extend(_prepare_task(play, task, account, variables, renderer, warnings))
     return Prepared(list(accounts.values()), plans, warnings)
 
 
@@ -124,7 +124,7 @@ def _resolve_account(inventory: Inventory, name: str, extra_vars: dict[str, Any]
 
 
 def _prepare_task(
-    play: Play, task: Task, account: Account, variables: dict[str, Any], renderer: Renderer
+    play: Play, task: Task, account: Account, variables: dict[str, Any], renderer: Renderer, warnings: list[str]
 ) -> list[TaskPlan]:
     def fail(message: str, option: str | None = None, line: int | None = None) -> ConfigError:
         top = option.split(".")[0] if option else None
@@ -170,10 +170,20 @@ def _prepare_task(
             raise fail(str(exc), option)
         for option, message in check_args(task.module, args, rendered=True):
             raise fail(message, option)
+        module = registry.get(task.module)
         try:
-            registry.get(task.module).validate(args)
+            module.validate(args)
         except ArgError as exc:
             raise fail(exc.message, exc.field)
+        for document in module.documents(args):
+            for issue in policylint.lint(document.document, document.kind, document.limit):
+                message = f"lint {issue.code}: {issue.message}"
+                if issue.severity == "error" or task.lint == "error":
+                    raise fail(message, document.option)
+                where = fail("", document.option)  # the same file:line an error would name
+                warning = f"{where.file}:{where.line}: task {task.name!r}: option {document.option!r}: {message}"
+                if warning not in warnings:
+                    warnings.append(warning)
         plan.args = args
         plan.max_changes = _max_changes(task, scope, renderer, fail)
         plans.append(plan)

@@ -14,6 +14,16 @@ from typing import Any, ClassVar
 from remediator.model import Change, Finding
 
 
+@dataclass(frozen=True)
+class Document:
+    """A policy document a task carries, for the lint: the option it came from and how AWS judges it."""
+
+    option: str
+    document: Any
+    kind: str  # identity | trust
+    limit: str | int | None = None  # a policylint.SIZE_LIMITS name, or characters
+
+
 @dataclass
 class PlanResult:
     changes: list[Change] = field(default_factory=list)
@@ -37,6 +47,10 @@ class Module:
 
     def validate(self, args: dict[str, Any]) -> None:
         """Cross-field and AWS-documented checks the schema cannot express; raise ArgError."""
+
+    def documents(self, args: dict[str, Any]) -> list[Document]:
+        """The policy documents in these (rendered) args, linted before any AWS call."""
+        return []
 
     def read(self, ctx: Any, args: dict[str, Any]) -> Any:
         """Read the current state the plan needs, through ctx's read-only clients and shared facts."""

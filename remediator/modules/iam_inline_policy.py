@@ -16,7 +16,7 @@ from remediator.aws.reads import authorization_details
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change
 from remediator.modules.iam_policy import NAME_PATTERN, check_document, document_text
-from remediator.registry import Module, PlanResult, register
+from remediator.registry import Document, Module, PlanResult, register
 
 # option → (entity list in authorization details, entity name key, inline list key, API noun, name parameter)
 KINDS: dict[str, tuple[str, str, str, str, str]] = {
@@ -88,6 +88,10 @@ class InlinePolicy(Module):
           Action: [s3:GetObject, s3:ListBucket]
           Resource: [arn:aws:s3:::artifacts, arn:aws:s3:::artifacts/*]
 """
+
+    def documents(self, args: dict[str, Any]) -> list[Document]:
+        kind = next((k for k in KINDS if k in args), "role")
+        return [Document("document", args["document"], "identity", f"{kind}_inline")] if "document" in args else []
 
     def validate(self, args: dict[str, Any]) -> None:
         given = [k for k in KINDS if k in args]

@@ -21,7 +21,7 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change, Finding
-from remediator.registry import Module, PlanResult, register
+from remediator.registry import Document, Module, PlanResult, register
 
 MAX_VERSIONS = 5
 NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
@@ -165,6 +165,9 @@ class ManagedPolicy(Module):
     attach_to: {groups: [operators]}
     # document: "{{ template('policies/source-ip-restricted.json.j2', ...) }}" renders a condition-scoped one
 """
+
+    def documents(self, args: dict[str, Any]) -> list[Document]:
+        return [Document("document", args["document"], "identity", "managed")] if "document" in args else []
 
     def validate(self, args: dict[str, Any]) -> None:
         name = args.get("name")

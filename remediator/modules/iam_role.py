@@ -22,7 +22,7 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change, Finding
-from remediator.registry import Module, PlanResult, register
+from remediator.registry import Document, Module, PlanResult, register
 from remediator.roles import SERVICE_ROLE_PATH, delete_role_calls, find_role, image, is_service_linked, read_roles
 
 MIN_SESSION, MAX_SESSION = 3600, 43200
@@ -148,6 +148,12 @@ class Role(Module):
 """
 
     # ---- validation -------------------------------------------------------------------------------
+
+    def documents(self, args: dict[str, Any]) -> list[Document]:
+        found = [Document("trust_policy", args["trust_policy"], "trust", "trust")] if "trust_policy" in args else []
+        for name, document in (args.get("inline_policies") or {}).items():
+            found.append(Document(f"inline_policies.{name}", document, "identity", "role_inline"))
+        return found
 
     def validate(self, args: dict[str, Any]) -> None:
         if args.get("state") == "absent":
