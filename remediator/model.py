@@ -114,6 +114,9 @@ class Change:
     undo: tuple[ApiCall, ...] | None
     summary: str
     reason: str = ""
+    # An entity this change brings into existence ("role:NAME", "policy:ARN"), so that later tasks of
+    # the same run may refer to it while it exists only in the plan.
+    creates: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +135,7 @@ class Change:
             undo=None if undo is None else tuple(ApiCall.from_dict(c) for c in undo),
             summary=data.get("summary", ""),
             reason=data.get("reason", ""),
+            creates=data.get("creates", ""),
         )
 
 

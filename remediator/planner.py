@@ -40,6 +40,7 @@ def plan_account(account: Account, plans: list[TaskPlan], session: AccountSessio
     for plan in plans:
         if not plan.skipped:
             plan_task(ctx, plan)
+            ctx.planned.update(c.creates for c in plan.changes if c.creates)
     if not any(p.error for p in plans):
         try:
             guards.check_account(run, ctx)

@@ -20,6 +20,8 @@ class ReadContext:
             raise ValueError("modules read through read-only sessions only")
         self.session = session
         self._facts: dict[str, Any] = {}
+        # Entities earlier tasks of this plan create: later tasks may attach to them (see Change.creates).
+        self.planned: set[str] = set()
         self._lock = threading.RLock()
 
     @property
@@ -28,6 +30,15 @@ class ReadContext:
 
     def client(self, service: str, region: str | None = None) -> Client:
         return self.session.client(service, region)
+
+    def will_exist(self, kind: str, name: str) -> bool:
+        """True when an earlier task of this plan creates that entity (kind: role, user, group)."""
+        return f"{kind}:{name}" in self.planned
+
+    def planned_policies(self) -> dict[str, str]:
+        """Customer managed policies earlier tasks create: name → ARN."""
+        arns = [key.partition(":")[2] for key in self.planned if key.startswith("policy:")]
+        return {arn.rsplit("/", 1)[-1]: arn for arn in arns}
 
     def fact(self, name: str, load: Callable[[ReadContext], T]) -> T:
         """A named bulk read, done at most once per context."""

@@ -116,7 +116,7 @@ class InlinePolicy(Module):
         list_key, name_key, inline_key, _, _ = KINDS[kind]
         found = next((e for e in authorization_details(ctx)[list_key] if e.get(name_key) == entity), None)
         if found is None:
-            return {"exists": False, "document": None}
+            return {"exists": ctx.will_exist(kind, entity), "document": None}
         policy = next((p for p in found.get(inline_key, []) if p.get("PolicyName") == args["policy_name"]), None)
         document = policydoc.parse(policy["PolicyDocument"]) if policy is not None else None
         return {"exists": True, "document": document}

@@ -229,7 +229,8 @@ class ManagedPolicy(Module):
                 if policy is not None and any(a.get("PolicyArn") == arn for a in e.get("AttachedManagedPolicies", []))
             )
             wanted = set(named.get(kind) or [])
-            entities[kind] = sorted(e[key] for e in live if e[key] in wanted)
+            planned = {n for n in wanted if ctx.will_exist(KINDS[kind][0], n)}
+            entities[kind] = sorted({e[key] for e in live if e[key] in wanted} | planned)
         return {"arn": arn, "policy": policy, "attached": attached, "entities": entities}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
@@ -280,6 +281,7 @@ class ManagedPolicy(Module):
                     (ApiCall("iam", "delete_policy", {"PolicyArn": arn}),),
                     f"create policy {name} at path {params['Path']}",
                     reason="no customer managed policy of that name",
+                    creates=f"policy:{arn}",
                 )
             )
         else:

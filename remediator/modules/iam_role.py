@@ -188,6 +188,9 @@ class Role(Module):
             for policy in authorization_details(ctx)["Policies"]:
                 if policy["PolicyName"].casefold() in wanted:
                     policies[policy["PolicyName"]] = policy["Arn"]
+            for planned_name, arn in ctx.planned_policies().items():
+                if planned_name.casefold() in wanted:
+                    policies.setdefault(planned_name, arn)
         return {"role": role, "policies": policies}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
@@ -317,6 +320,7 @@ class Role(Module):
             delete_role_calls(undo_role),
             f"create role {name}" + (f" at {params['Path']}" if params["Path"] != "/" else ""),
             reason="the role does not exist",
+            creates=f"role:{name}",
         )
 
     def _update(self, args: dict[str, Any], role: dict[str, Any], base: str) -> Change | None:
