@@ -19,7 +19,7 @@ from typing import Any
 
 from remediator import policydoc
 from remediator.aws.context import ReadContext
-from remediator.aws.reads import authorization_details
+from remediator.aws.reads import PAGE_SIZE, authorization_details
 from remediator.model import ApiCall
 
 SERVICE_ROLE_PATH = "/aws-service-role/"
@@ -84,7 +84,7 @@ def read_roles(ctx: ReadContext) -> list[dict[str, Any]]:
 
     def load(ctx: ReadContext) -> list[dict[str, Any]]:
         listed: dict[str, dict[str, Any]] = {}
-        for page in ctx.client("iam").pages("list_roles"):
+        for page in ctx.client("iam").pages("list_roles", MaxItems=PAGE_SIZE):
             for role in page.get("Roles", []):
                 listed[role["RoleName"]] = role
         details = {r["RoleName"]: r for r in authorization_details(ctx)["RoleDetailList"]}

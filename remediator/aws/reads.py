@@ -10,6 +10,8 @@ from remediator.errors import AwsError
 AUTH_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 # AWS managed policies are recognised by ARN; reading all of them would add ~1,500 entries per call.
 AUTH_FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
+# IAM's largest page: the default of 100 would make the number of calls grow with the account's size.
+PAGE_SIZE = 1000
 
 
 def authorization_details(ctx: ReadContext) -> dict[str, list[dict[str, Any]]]:
@@ -17,7 +19,8 @@ def authorization_details(ctx: ReadContext) -> dict[str, list[dict[str, Any]]]:
 
     def load(ctx: ReadContext) -> dict[str, list[dict[str, Any]]]:
         merged: dict[str, list[dict[str, Any]]] = {key: [] for key in AUTH_LISTS}
-        for page in ctx.client("iam").pages("get_account_authorization_details", Filter=AUTH_FILTER):
+        pages = ctx.client("iam").pages("get_account_authorization_details", Filter=AUTH_FILTER, MaxItems=PAGE_SIZE)
+        for page in pages:
             for key in AUTH_LISTS:
                 merged[key].extend(page.get(key, []))
         for policy in merged["Policies"]:
