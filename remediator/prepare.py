@@ -186,6 +186,8 @@ def _prepare_task(
                     warnings.append(warning)
         plan.args = args
         plan.max_changes = _max_changes(task, scope, renderer, fail)
+        if plan.max_changes is None:
+            plan.max_changes = module.default_max_changes(args)
         plans.append(plan)
     return plans
 

@@ -48,6 +48,10 @@ class Module:
     def validate(self, args: dict[str, Any]) -> None:
         """Cross-field and AWS-documented checks the schema cannot express; raise ArgError."""
 
+    def default_max_changes(self, args: dict[str, Any]) -> int | None:
+        """The blast radius a task gets when it sets no max_changes (destructive sweeps set one)."""
+        return None
+
     def documents(self, args: dict[str, Any]) -> list[Document]:
         """The policy documents in these (rendered) args, linted before any AWS call."""
         return []

@@ -49,6 +49,10 @@ def unused_evidence(role: dict[str, Any], now: datetime, days: int) -> str | Non
     return f"{created_text}, {(now - created).days} days ago, never used"
 
 
+# A sweep that deletes stops above this many deletions unless the task sets its own max_changes.
+DESTRUCTIVE_MAX_CHANGES = 25
+
+
 @register
 class Roles(Module):
     name = "iam_roles"
@@ -85,6 +89,9 @@ class Roles(Module):
     unused_days: 90
     exclude: [OrganizationAccountAccessRole, "/breakglass/*"]
 """
+
+    def default_max_changes(self, args: dict[str, Any]) -> int | None:
+        return DESTRUCTIVE_MAX_CHANGES if args.get("action") == "delete" else None
 
     def validate(self, args: dict[str, Any]) -> None:
         if "max_session_duration" not in args and "unused_days" not in args:

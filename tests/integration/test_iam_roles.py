@@ -138,3 +138,21 @@ def test_sweep_reads_every_list_roles_page(iam, aws, workdir, client_hooks):
     assert result.code == 0, result.out + result.err
     assert "page-2" in markers
     assert set(sessions(iam).values()) == {3600}
+
+
+def test_deleting_sweep_is_capped_by_default_and_by_the_task(iam, aws, workdir, calls):
+    for n in range(3):
+        make_role(iam, f"stale-{n}")
+        age(f"stale-{n}", 400)
+    inv = write_inventory(workdir, aws)
+    default = write(workdir, "d.yml", "- tasks:\n    - iam_roles: {unused_days: 90, action: delete}\n")
+    planned = json.loads(cli("run", default, "-i", inv, "--check", "--format", "json").out)
+    assert planned["accounts"][0]["tasks"][0]["max_changes"] == 25  # destructive sweeps get a blast radius
+
+    capped = write(
+        workdir, "c.yml", "- tasks:\n    - iam_roles: {unused_days: 90, action: delete}\n      max_changes: 2\n"
+    )
+    result = cli("run", capped, "-i", inv)
+    assert result.code == 1 and "more than its max_changes of 2" in result.out
+    assert calls.mutating == []
+    assert len(role_names(iam)) == 3
