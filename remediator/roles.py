@@ -14,32 +14,16 @@ IAM names are case-insensitive (`MyRole` and `myrole` are one role) but come bac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from remediator import policydoc
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import PAGE_SIZE, authorization_details
 from remediator.model import ApiCall
+from remediator.timeutil import iso
 
 SERVICE_ROLE_PATH = "/aws-service-role/"
 DEFAULT_MAX_SESSION = 3600
-
-
-def iso(value: Any) -> str | None:
-    """A datetime (or ISO string) as an ISO 8601 string in UTC; None stays None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = parse_time(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
-
-
-def parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _document(value: Any) -> dict[str, Any]:

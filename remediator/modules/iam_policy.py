@@ -22,6 +22,7 @@ from remediator.aws.reads import authorization_details
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Document, Module, PlanResult, register
+from remediator.timeutil import iso
 
 MAX_VERSIONS = 5
 NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
@@ -204,7 +205,7 @@ class ManagedPolicy(Module):
                     {
                         "VersionId": v["VersionId"],
                         "IsDefaultVersion": bool(v.get("IsDefaultVersion")),
-                        "CreateDate": _iso(v.get("CreateDate")),
+                        "CreateDate": iso(v.get("CreateDate")),
                         "Document": policydoc.parse(v["Document"]) if v.get("Document") is not None else None,
                     }
                     for v in found.get("PolicyVersionList", [])
@@ -470,9 +471,3 @@ class ManagedPolicy(Module):
 
 def attachment_after(arn: str, kind: str, entity: str) -> dict[str, Any]:
     return {"PolicyArn": arn, "Kind": kind, "Entity": entity}
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -20,10 +20,10 @@ from remediator.roles import (
     find_role,
     image,
     is_service_linked,
-    parse_time,
     read_roles,
     role_name_of_arn,
 )
+from remediator.timeutil import parse_time
 
 MIN_SESSION, MAX_SESSION = 3600, 43200
 
