@@ -39,6 +39,7 @@ __all__ = [
     "iam_client",
     "seed_account",
     "set_password_policy",
+    "set_role_sessions",
 ]
 
 LONG_SESSION = 43200  # 12 hours, the most AWS allows
@@ -87,6 +88,25 @@ def set_password_policy(url: str, policy: dict[str, Any]) -> None:
     iam_client(url).update_account_password_policy(**policy)
 
 
+def long_session_role(i: int) -> bool:
+    """Whether bench-role-{i} is one of the roles given 12-hour sessions (every third one)."""
+    return i % 3 == 0
+
+
+def set_role_sessions(url: str, roles: int, *, long_sessions: bool, workers: int = 4) -> int:
+    """Give every third seeded role a 12-hour session (drifted) or a one-hour one (within the baseline's cap).
+
+    Switches the state of an account that seed_account made, without seeding it again; returns how many
+    roles were updated.
+    """
+    iam = iam_client(url, pool=workers)
+    seconds = LONG_SESSION if long_sessions else 3600
+    names = [f"bench-role-{i:05d}" for i in range(roles) if long_session_role(i)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda name: iam.update_role(RoleName=name, MaxSessionDuration=seconds), names))
+    return len(names)
+
+
 def seed_account(
     url: str,
     users: int,
@@ -123,7 +143,7 @@ def seed_account(
 
     def make_role(i: int) -> tuple[bool, bool]:
         name = f"bench-role-{i:05d}"
-        long = long_sessions and i % 3 == 0
+        long = long_sessions and long_session_role(i)
         iam.create_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(EC2_TRUST),

@@ -91,11 +91,11 @@ def _account(report: Report, run: AccountRun) -> list[str]:
             ids = f" [{', '.join(finding.controls)}]" if finding.controls else ""
             out.append(f"  finding ({finding.severity}): {finding.resource}: {finding.message}{ids}")
     if run.error:
-        out.append(f"  ERROR: {run.error}")
+        out.append(f"ERROR [{run.account.name}]: {run.error}")
     if run.converged is True:
-        out.append("  converged: a fresh read finds nothing left to change")
+        out.append(f"VERIFIED [{run.account.name}]: converged: a fresh read finds nothing left to change")
     elif run.converged is False:
-        out.append("  did not converge: still to change after applying:")
+        out.append(f"VERIFIED [{run.account.name}]: did not converge: still to change after applying:")
         out += [f"    {c.address}: {c.summary}" for c in run.leftover]
     return out
 

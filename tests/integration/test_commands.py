@@ -14,8 +14,9 @@ import jsonschema
 import pytest
 
 from remediator.loader import yamlfile
+from remediator.sandbox import demo
 from remediator.sandbox.server import free_port
-from tests.conftest import REPO, cli, write
+from tests.conftest import REPO, cli, write, write_inventory
 
 PLAYBOOKS = sorted((REPO / "playbooks").glob("*.yml"))
 
@@ -35,17 +36,31 @@ def repo_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_readme_first_command_converges_the_demo_account(repo_copy):
+def test_readme_first_command_converges_the_demo_account(repo_copy, aws_managed):
     check = run(
         ["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--check", "--diff"], repo_copy
     )
     assert check.returncode == 2, check.stdout + check.stderr
     assert "would change" in check.stdout and "+ MinimumPasswordLength: 14" in check.stdout
+    assert "MaxSessionDuration 43200 → 3600" in check.stdout and "legacy-full-access" in check.stdout
 
+    # Applying converges every change; the full-admin policy stays open as a finding (exit 2, not 0).
     applied = run(["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--diff"], repo_copy)
-    assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "converged" in applied.stdout
+    assert applied.returncode == 2, applied.stdout + applied.stderr
+    assert "converged" in applied.stdout and "findings open" in applied.stdout
+    assert "legacy-full-access" in applied.stdout
     assert "Traceback" not in applied.stderr
+
+    # The embedded emulator starts afresh with each run: check again on one emulator seeded with the same
+    # demo account. Nothing is left to change; only the finding remains.
+    demo.seed(aws_managed)
+    inventory = write_inventory(repo_copy, aws_managed, name="one-emulator.yml")
+    book = repo_copy / "playbooks" / "cis-iam-baseline.yml"
+    assert cli("run", book, "-i", inventory, "--journal", repo_copy / "j.jsonl").code == 2
+    again = cli("run", book, "-i", inventory, "--check", "--diff")
+    assert again.code == 2, again.out + again.err
+    assert "would change" not in again.out and "would_change=0" in again.out
+    assert "findings=1" in again.out and "legacy-full-access" in again.out
 
 
 def test_sandbox_serves_one_state_for_check_apply_check(tmp_path):
@@ -63,11 +78,16 @@ def test_sandbox_serves_one_state_for_check_apply_check(tmp_path):
         assert f"http://127.0.0.1:{port}" in first, first + proc.stderr.read()
         inv = write(tmp_path, "inv.yml", f"all:\n  accounts:\n    demo: {{endpoint_url: 'http://127.0.0.1:{port}'}}\n")
         book = REPO / "playbooks" / "cis-iam-baseline.yml"
-        assert cli("run", book, "-i", inv, "--check").code == 2
-        assert cli("run", book, "-i", inv, "--journal", tmp_path / "j.jsonl").code == 0
-        assert cli("run", book, "-i", inv, "--check").code == 0
+        # The baseline leaves the demo's full-admin policy open as a finding: exit 2 throughout, and only
+        # "would change" tells a pending change from a finding.
+        first = cli("run", book, "-i", inv, "--check")
+        assert first.code == 2 and "would change" in first.out
+        assert cli("run", book, "-i", inv, "--journal", tmp_path / "j.jsonl").code == 2
+        after = cli("run", book, "-i", inv, "--check")
+        assert after.code == 2 and "would change" not in after.out and "findings=1" in after.out
         assert cli("rollback", tmp_path / "j.jsonl").code == 0
-        assert cli("run", book, "-i", inv, "--check").code == 2
+        undone = cli("run", book, "-i", inv, "--check")
+        assert undone.code == 2 and "would change" in undone.out
     finally:
         proc.send_signal(signal.SIGINT)
         try:
