@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from remediator import applier
+from remediator import applier, credreport
 from remediator.aws import retry, session
 from remediator.sandbox.server import Emulator
 
@@ -34,6 +34,7 @@ def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
         retry, "DEFAULT_POLICY", retry.RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=5)
     )
     monkeypatch.setattr(applier, "VERIFY_PAUSES", ())
+    monkeypatch.setattr(credreport, "POLL_PAUSES", (0.0, 0.0, 0.0))
 
 
 @pytest.fixture
