@@ -1,0 +1,72 @@
+"""Live access-key facts and the calls that change a key, shared by iam_access_keys and iam_users.
+
+Candidates come from the credential report; these per-user and per-key reads confirm them before any
+change, because the report can be hours old.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator.aws.context import ReadContext
+from remediator.model import ApiCall
+from remediator.timeutil import iso
+
+DEACTIVATED_TAG_PREFIX = "remediator:deactivated:"
+QUARANTINE_TAG = "remediator:quarantined-at"
+
+
+def list_keys(ctx: ReadContext, user: str) -> list[dict[str, Any]]:
+    """The user's keys now: AccessKeyId, Status, CreateDate (ISO). Never the secret: AWS does not return it."""
+
+    def load(ctx: ReadContext) -> list[dict[str, Any]]:
+        keys = []
+        for page in ctx.client("iam").pages("list_access_keys", UserName=user):
+            for key in page.get("AccessKeyMetadata", []):
+                keys.append(
+                    {
+                        "AccessKeyId": key["AccessKeyId"],
+                        "Status": key["Status"],
+                        "CreateDate": iso(key.get("CreateDate")),
+                    }
+                )
+        return keys
+
+    return ctx.fact(f"access_keys:{user}", load)
+
+
+def last_used(ctx: ReadContext, key_id: str) -> dict[str, Any]:
+    """GetAccessKeyLastUsed: LastUsedDate (ISO or None), ServiceName, Region."""
+
+    def load(ctx: ReadContext) -> dict[str, Any]:
+        data = ctx.client("iam").call("get_access_key_last_used", AccessKeyId=key_id).get("AccessKeyLastUsed", {})
+        service, region = data.get("ServiceName"), data.get("Region")
+        return {
+            "LastUsedDate": iso(data.get("LastUsedDate")),
+            "ServiceName": None if service in (None, "N/A") else service,
+            "Region": None if region in (None, "N/A") else region,
+        }
+
+    return ctx.fact(f"access_key_last_used:{key_id}", load)
+
+
+def deactivation_tag(key_id: str) -> str:
+    return f"{DEACTIVATED_TAG_PREFIX}{key_id}"
+
+
+def deactivate_calls(user: str, key_id: str, day: str) -> tuple[tuple[ApiCall, ...], tuple[ApiCall, ...]]:
+    """(calls, undo) to deactivate one key and record on its user when remediator did it."""
+    tag = deactivation_tag(key_id)
+    calls = (
+        ApiCall("iam", "update_access_key", {"UserName": user, "AccessKeyId": key_id, "Status": "Inactive"}),
+        ApiCall("iam", "tag_user", {"UserName": user, "Tags": [{"Key": tag, "Value": day}]}),
+    )
+    undo = (
+        ApiCall("iam", "update_access_key", {"UserName": user, "AccessKeyId": key_id, "Status": "Active"}),
+        ApiCall("iam", "untag_user", {"UserName": user, "TagKeys": [tag]}),
+    )
+    return calls, undo
+
+
+def delete_key_call(user: str, key_id: str) -> ApiCall:
+    return ApiCall("iam", "delete_access_key", {"UserName": user, "AccessKeyId": key_id})
