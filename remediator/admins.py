@@ -1,17 +1,26 @@
 """Who holds full administrator rights: one computation for the hard-expiry guard and iam_admins.
 
 A principal is a full administrator when AdministratorAccess, or any policy allowing `*` on `*` without
-a condition, reaches it directly or through a group, and no policy reaching it denies everything.
+a condition, reaches it directly or through a group, no policy reaching it denies everything (an inline
+or customer deny-all, or AWS's AWSDenyAll), and its permissions boundary, when it has one, itself allows
+`*` on `*`.
+
+`full_admins` and `census_of` are pure, so `iam_admins` plans from the same data the guard reads;
+`census` is the one read (GetAccountAuthorizationDetails, then GetLoginProfile per admin user), cached
+per account per phase.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import policydoc
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details, login_profile_exists
+
+DENY_ALL_POLICY_ARN_SUFFIX = ":iam::aws:policy/AWSDenyAll"
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,10 @@ class Admin:
     arn: str
     via: tuple[str, ...]  # the policies that grant it, e.g. group admins → AdministratorAccess
 
+    def describe(self) -> str:
+        """'alice (via group admins → AdministratorAccess)', for messages."""
+        return f"{self.name} (via {', '.join(self.via)})"
+
 
 @dataclass
 class AdminCensus:
@@ -28,22 +41,42 @@ class AdminCensus:
     roles: list[Admin] = field(default_factory=list)
     console_users: list[Admin] = field(default_factory=list)
 
+    @property
+    def users_without_console(self) -> list[Admin]:
+        console = {a.name for a in self.console_users}
+        return [u for u in self.users if u.name not in console]
+
 
 def full_admins(details: dict[str, list[dict[str, Any]]]) -> tuple[list[Admin], list[Admin]]:
     """Pure: (users, roles) with full administrator rights, from GetAccountAuthorizationDetails."""
     managed = {p["Arn"]: p for p in details.get("Policies", [])}
 
+    def managed_document(arn: str) -> Any:
+        policy = managed.get(arn)
+        if policy is None:
+            return None
+        versions = [v for v in policy.get("PolicyVersionList", []) if v.get("IsDefaultVersion")]
+        return versions[0].get("Document") if versions else None
+
     def managed_verdict(arn: str) -> tuple[bool, bool]:
         if policydoc.is_aws_admin_policy(arn):
             return True, False
-        policy = managed.get(arn)
-        if policy is None:
+        if arn.endswith(DENY_ALL_POLICY_ARN_SUFFIX):
+            return False, True
+        document = managed_document(arn)
+        if document is None:
             return False, False
-        versions = [v for v in policy.get("PolicyVersionList", []) if v.get("IsDefaultVersion")]
-        if not versions:
-            return False, False
-        document = versions[0].get("Document")
-        return policydoc.allows_full_admin(document), policydoc.denies_everything(document)
+        return _allows(document), _denies(document)
+
+    def boundary_allows_all(entity: dict[str, Any]) -> bool:
+        arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if not arn:
+            return True
+        if policydoc.is_aws_admin_policy(arn):
+            return True
+        document = managed_document(arn)
+        # An AWS managed boundary other than AdministratorAccess limits what the principal may do.
+        return document is not None and _allows(document) and not _denies(document)
 
     def grants(attached: list[dict[str, Any]], inline: list[dict[str, Any]], prefix: str) -> tuple[list[str], bool]:
         via: list[str] = []
@@ -56,9 +89,9 @@ def full_admins(details: dict[str, list[dict[str, Any]]]) -> tuple[list[Admin], 
             denied |= deny
         for item in inline:
             document = item.get("PolicyDocument")
-            if policydoc.allows_full_admin(document):
+            if _allows(document):
                 via.append(f"{prefix}{item.get('PolicyName')} (inline)")
-            denied |= policydoc.denies_everything(document)
+            denied |= _denies(document)
         return via, denied
 
     groups: dict[str, tuple[list[str], bool]] = {}
@@ -74,23 +107,41 @@ def full_admins(details: dict[str, list[dict[str, Any]]]) -> tuple[list[Admin], 
             group_via, group_denied = groups.get(group_name, ([], False))
             via += group_via
             denied |= group_denied
-        if via and not denied:
+        if via and not denied and boundary_allows_all(user):
             users.append(Admin("user", user["UserName"], user["Arn"], tuple(via)))
 
     roles: list[Admin] = []
     for role in details.get("RoleDetailList", []):
         via, denied = grants(role.get("AttachedManagedPolicies", []), role.get("RolePolicyList", []), "")
-        if via and not denied:
+        if via and not denied and boundary_allows_all(role):
             roles.append(Admin("role", role["RoleName"], role["Arn"], tuple(via)))
     return users, roles
+
+
+def _allows(document: Any) -> bool:
+    try:
+        return policydoc.allows_full_admin(document)
+    except ValueError:
+        return False  # a document we cannot read grants nothing we can prove
+
+
+def _denies(document: Any) -> bool:
+    try:
+        return policydoc.denies_everything(document)
+    except ValueError:
+        return False
+
+
+def census_of(details: dict[str, list[dict[str, Any]]], has_console: Callable[[str], bool]) -> AdminCensus:
+    """Pure given `has_console` (user name → has a console password): the census of these details."""
+    users, roles = full_admins(details)
+    return AdminCensus(users, roles, [u for u in users if has_console(u.name)])
 
 
 def census(ctx: ReadContext) -> AdminCensus:
     """Full admins of the account, and which admin users can sign in to the console."""
 
     def load(ctx: ReadContext) -> AdminCensus:
-        users, roles = full_admins(authorization_details(ctx))
-        console = [u for u in users if login_profile_exists(ctx, u.name)]
-        return AdminCensus(users, roles, console)
+        return census_of(authorization_details(ctx), lambda name: login_profile_exists(ctx, name))
 
     return ctx.fact("admin_census", load)
