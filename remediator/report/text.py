@@ -68,7 +68,7 @@ def _account(report: Report, run: AccountRun) -> list[str]:
             out.append(f"  failed: {plan.error}")
             continue
         if status in (OK, FINDINGS) and plan.noop_reason:
-            out.append(f"  ok: {plan.noop_reason}")
+            out.append(f"  {'ok' if status == OK else 'nothing to change'}: {plan.noop_reason}")
         for change in plan.changes:
             result = results.get(change.address)
             if report.mode == "check":
