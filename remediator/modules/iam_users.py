@@ -1,0 +1,654 @@
+"""iam_users: a sweep over every IAM user — unused users, console users without MFA, policies on users.
+
+Reading follows the credential report's rule: the report (up to four hours old) finds CANDIDATES, live
+per-user reads confirm them. Only users the report shows as unused (or that carry the quarantine tag, for
+`delete_after_days`) get ListAccessKeys, GetAccessKeyLastUsed per key, and GetUser (live PasswordLastUsed);
+only users that will be deleted get the dependents' list calls (login profile, signing certificates, SSH
+keys, service-specific credentials, MFA devices). Everything else comes from the report and the shared
+GetAccountAuthorizationDetails read.
+
+`read` returns `now`, so `plan` stays pure and plan cases fix time. Each user in `current["users"]` is a
+JSON-ready dict:
+
+    UserName, Arn, Path, CreateDate (ISO), Tags {key: value}, Groups [names], InlinePolicies [names],
+    ManagedPolicies [ARNs], QuarantinePolicy (the deny-all inline policy is there), Console (has a
+    password), MfaActive, PasswordLastUsed (ISO or None),
+    Keys [{AccessKeyId (None when only the report was read), Status, CreateDate, LastUsedDate,
+           LastUsedService}],
+    Live (confirmed with live reads), Dependents (None, or the lists a deletion removes)
+
+`disable` is reversible: the user's active keys are deactivated (each recorded in a
+`remediator:deactivated:<AccessKeyId>` tag), an inline deny-all policy `remediator-quarantine` is put on
+the user, and the tag `remediator:quarantined-at` = ISO date is set; undo re-activates exactly those keys
+and removes the policy and the tag. Removing the console password (`remove_console_access`) is a change
+of its own (address `.../<user>/console`) that cannot be undone, so the rest stays reversible.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from remediator import policydoc
+from remediator.aws.context import ReadContext
+from remediator.aws.reads import authorization_details, login_profile_exists
+from remediator.credreport import UserRow, credential_report, rows_by_user
+from remediator.errors import ArgError, TaskFailed
+from remediator.identity import run_identity
+from remediator.keys import QUARANTINE_TAG, deactivate_calls, delete_key_call, last_used, list_keys
+from remediator.model import ApiCall, Change, Finding
+from remediator.registry import Module, PlanResult, register
+from remediator.timeutil import iso, parse_time
+
+QUARANTINE_POLICY = "remediator-quarantine"
+QUARANTINE_DOCUMENT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "RemediatorQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}],
+}
+UNUSED_CONTROLS = ("CIS v3.0 1.12", "CIS v5.0 1.11")
+MFA_CONTROLS = ("CIS v3.0 1.10", "CIS v5.0 1.9")
+USER_POLICY_CONTROLS = ("CIS v3.0 1.15", "CIS v5.0 1.14")
+DESTRUCTIVE_MAX_CHANGES = 25
+CONSOLE_SUFFIX = "/console"
+DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCredentials", "MFADevices")
+
+
+# --- pure judgement -------------------------------------------------------------------------------------
+
+
+def matches(user: dict[str, Any], patterns: list[str]) -> bool:
+    """A glob matches the name, the path, or path + name (IAM names are case-insensitive)."""
+    path = user.get("Path") or "/"
+    subjects = [user["UserName"], path, path + user["UserName"]]
+    return any(fnmatch.fnmatchcase(s.casefold(), p.casefold()) for s in subjects for p in patterns)
+
+
+def selected(user: dict[str, Any], args: dict[str, Any]) -> bool:
+    if args.get("include") and not matches(user, args["include"]):
+        return False
+    return not (args.get("exclude") and matches(user, args["exclude"]))
+
+
+def _when(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    return f"{moment.date().isoformat()}, {(now - moment).days} days ago"
+
+
+def last_activity(user: dict[str, Any]) -> str | None:
+    """The latest console sign-in or key use, as ISO, or None when there was none."""
+    moments = [_when(user.get("PasswordLastUsed"))] + [_when(k.get("LastUsedDate")) for k in user.get("Keys", [])]
+    known = [m for m in moments if m is not None]
+    return iso(max(known)) if known else None
+
+
+def _key_label(key: dict[str, Any], index: int) -> str:
+    return f"key {key['AccessKeyId']}" if key.get("AccessKeyId") else f"key {index + 1}"
+
+
+def unused_evidence(user: dict[str, Any], now: datetime, days: int) -> str | None:
+    """Why the user counts as unused for `days`, or None when it signed in, used a key, got a new key, or
+    was created within the window."""
+    cutoff = now - timedelta(days=days)
+    created = _when(user.get("CreateDate"))
+    if created is None or created >= cutoff:
+        return None
+    parts = [f"created {_ago(created, now)}"]
+    signed_in = _when(user.get("PasswordLastUsed"))
+    if signed_in is not None and signed_in >= cutoff:
+        return None
+    if signed_in is not None:
+        parts.append(f"last console sign-in {_ago(signed_in, now)}")
+    elif user.get("Console"):
+        parts.append("console password never used")
+    else:
+        parts.append("no console sign-in")
+    for index, key in enumerate(user.get("Keys", [])):
+        used = _when(key.get("LastUsedDate"))
+        key_created = _when(key.get("CreateDate"))
+        label = _key_label(key, index)
+        if used is not None:
+            if used >= cutoff:
+                return None
+            service = f" ({key['LastUsedService']})" if key.get("LastUsedService") else ""
+            parts.append(f"{label} last used {_ago(used, now)}{service}")
+        else:
+            if key_created is not None and key_created >= cutoff:
+                return None  # a key made within the window, not used yet: someone means to use it
+            parts.append(f"{label} never used")
+    if not user.get("Keys"):
+        parts.append("no access keys")
+    return "; ".join(parts)
+
+
+def quarantine_date(user: dict[str, Any]) -> date | None:
+    value = (user.get("Tags") or {}).get(QUARANTINE_TAG)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def quarantine_status(user: dict[str, Any], now: datetime, days: int) -> tuple[str, str] | None:
+    """For a quarantined user: ("due", why) when deletion is due, ("active", why) when it was used since
+    its quarantine, ("waiting", why) otherwise; None when the user is not quarantined."""
+    since = quarantine_date(user)
+    if since is None:
+        return None
+    age = (now.date() - since).days
+    activity = _when(last_activity(user))
+    if activity is not None and activity.date() >= since:
+        return "active", f"quarantined {since.isoformat()} but used since (last activity {_ago(activity, now)})"
+    if age < days:
+        return "waiting", f"quarantined {since.isoformat()}, {age} days ago (deletion after {days})"
+    quiet = "no activity since" if activity is None else f"no activity since (last {_ago(activity, now)})"
+    return "due", f"quarantined {since.isoformat()}, {age} days ago, {quiet}"
+
+
+def will_delete(user: dict[str, Any], args: dict[str, Any], now: datetime) -> bool:
+    """Whether the plan deletes this (selected, not own) user: read() asks this before reading dependents."""
+    action = args.get("action", "report")
+    if action == "report":
+        return False
+    after = args.get("delete_after_days")
+    status = quarantine_status(user, now, after) if after is not None else None
+    if status is not None and status[0] == "due":
+        return True
+    days = args.get("unused_days")
+    if status is not None and status[0] == "active":
+        return False
+    return action == "delete" and days is not None and unused_evidence(user, now, days) is not None
+
+
+def active_key_ids(user: dict[str, Any]) -> list[Any]:
+    return [k.get("AccessKeyId") for k in user.get("Keys", []) if k.get("Status") == "Active"]
+
+
+def state(user: dict[str, Any]) -> dict[str, Any]:
+    """The live fields a change to one user depends on (compared with its before-image for staleness)."""
+    dependents = user.get("Dependents") or {}
+    return {
+        "UserName": user["UserName"],
+        "CreateDate": user.get("CreateDate"),
+        "LastActivity": last_activity(user),
+        "QuarantinePolicy": bool(user.get("QuarantinePolicy")),
+        "QuarantinedAt": (user.get("Tags") or {}).get(QUARANTINE_TAG),
+        "ActiveKeys": active_key_ids(user),
+        "Keys": [k.get("AccessKeyId") for k in user.get("Keys", [])],
+        "LoginProfile": bool(user.get("Console")),
+        "Groups": sorted(user.get("Groups", [])),
+        "InlinePolicies": sorted(user.get("InlinePolicies", [])),
+        "ManagedPolicies": sorted(user.get("ManagedPolicies", [])),
+        **{name: dependents.get(name) for name in DEPENDENT_LISTS},
+    }
+
+
+def _disable_image(user: dict[str, Any]) -> dict[str, Any]:
+    full = state(user)
+    return {k: full[k] for k in ("LastActivity", "QuarantinePolicy", "QuarantinedAt", "ActiveKeys")}
+
+
+def is_virtual_mfa(serial: str) -> bool:
+    return serial.startswith("arn:") and ":mfa/" in serial
+
+
+def delete_user_calls(user: dict[str, Any]) -> tuple[ApiCall, ...]:
+    """Delete a user in the order AWS requires (DeleteConflict otherwise): credentials, devices, groups,
+    policies, then the user."""
+    name = user["UserName"]
+    deps = user["Dependents"]
+    calls: list[ApiCall] = []
+    if user.get("Console"):
+        calls.append(ApiCall("iam", "delete_login_profile", {"UserName": name}))
+    calls += [delete_key_call(name, k["AccessKeyId"]) for k in user.get("Keys", [])]
+    calls += [
+        ApiCall("iam", "delete_signing_certificate", {"UserName": name, "CertificateId": c})
+        for c in deps["SigningCertificates"]
+    ]
+    calls += [
+        ApiCall("iam", "delete_ssh_public_key", {"UserName": name, "SSHPublicKeyId": k}) for k in deps["SSHPublicKeys"]
+    ]
+    calls += [
+        ApiCall("iam", "delete_service_specific_credential", {"UserName": name, "ServiceSpecificCredentialId": c})
+        for c in deps["ServiceSpecificCredentials"]
+    ]
+    for serial in deps["MFADevices"]:
+        calls.append(ApiCall("iam", "deactivate_mfa_device", {"UserName": name, "SerialNumber": serial}))
+        if is_virtual_mfa(serial):
+            calls.append(ApiCall("iam", "delete_virtual_mfa_device", {"SerialNumber": serial}))
+    calls += [
+        ApiCall("iam", "remove_user_from_group", {"GroupName": g, "UserName": name})
+        for g in sorted(user.get("Groups", []))
+    ]
+    calls += [
+        ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": p})
+        for p in sorted(user.get("InlinePolicies", []))
+    ]
+    calls += [
+        ApiCall("iam", "detach_user_policy", {"UserName": name, "PolicyArn": a})
+        for a in sorted(user.get("ManagedPolicies", []))
+    ]
+    calls.append(ApiCall("iam", "delete_user", {"UserName": name}))
+    return tuple(calls)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _dependents_text(user: dict[str, Any]) -> str:
+    deps = user["Dependents"]
+    parts = []
+    if user.get("Console"):
+        parts.append("login profile")
+    for n, word in (
+        (len(user.get("Keys", [])), "access key"),
+        (len(deps["SigningCertificates"]), "signing certificate"),
+        (len(deps["SSHPublicKeys"]), "SSH key"),
+        (len(deps["ServiceSpecificCredentials"]), "service credential"),
+        (len(deps["MFADevices"]), "MFA device"),
+        (len(user.get("Groups", [])), "group membership"),
+        (len(user.get("InlinePolicies", [])) + len(user.get("ManagedPolicies", [])), "policy"),
+    ):
+        if n:
+            parts.append(_count(n, word).replace("policys", "policies"))
+    return ", ".join(parts) or "no dependents"
+
+
+# --- live reads ---------------------------------------------------------------------------------------
+
+
+def _from_detail(detail: dict[str, Any], row: UserRow | None) -> dict[str, Any]:
+    inline = {p["PolicyName"]: p.get("PolicyDocument") for p in detail.get("UserPolicyList", [])}
+    quarantine_doc = inline.get(QUARANTINE_POLICY)
+    try:
+        quarantined = quarantine_doc is not None and policydoc.denies_everything(quarantine_doc)
+    except ValueError:
+        quarantined = False
+    keys = []
+    if row is not None:
+        keys = [
+            {
+                "AccessKeyId": None,
+                "Status": "Active" if k.active else "Inactive",
+                "CreateDate": iso(k.last_rotated),
+                "LastUsedDate": iso(k.last_used),
+                "LastUsedService": k.last_used_service,
+            }
+            for k in row.keys
+        ]
+    return {
+        "UserName": detail["UserName"],
+        "Arn": detail.get("Arn", ""),
+        "Path": detail.get("Path", "/"),
+        "CreateDate": iso(detail.get("CreateDate")),
+        "Tags": {t["Key"]: t["Value"] for t in detail.get("Tags") or []},
+        "Groups": sorted(detail.get("GroupList", [])),
+        "InlinePolicies": sorted(inline),
+        "ManagedPolicies": sorted(p["PolicyArn"] for p in detail.get("AttachedManagedPolicies", [])),
+        "QuarantinePolicy": quarantined,
+        "Console": bool(row.password_enabled) if row is not None else False,
+        "MfaActive": bool(row.mfa_active) if row is not None else False,
+        "PasswordLastUsed": iso(row.password_last_used) if row is not None else None,
+        "Keys": keys,
+        "Live": False,
+        "Dependents": None,
+    }
+
+
+def _confirm(ctx: ReadContext, user: dict[str, Any]) -> None:
+    """Replace the report's (possibly hours-old) activity with live reads."""
+    name = user["UserName"]
+    keys = []
+    for key in list_keys(ctx, name):
+        used = last_used(ctx, key["AccessKeyId"])
+        keys.append(
+            {
+                "AccessKeyId": key["AccessKeyId"],
+                "Status": key["Status"],
+                "CreateDate": key["CreateDate"],
+                "LastUsedDate": used["LastUsedDate"],
+                "LastUsedService": used["ServiceName"],
+            }
+        )
+    user["Keys"] = keys
+    # GetUser's PasswordLastUsed is live (the report's may be hours old) and is kept after a password goes.
+    live = ctx.client("iam").call("get_user", UserName=name).get("User", {})
+    user["PasswordLastUsed"] = iso(live.get("PasswordLastUsed"))
+    user["Live"] = True
+
+
+def _read_dependents(ctx: ReadContext, user: dict[str, Any]) -> None:
+    name = user["UserName"]
+    iam = ctx.client("iam")
+    user["Console"] = login_profile_exists(ctx, name)
+
+    def collect(operation: str, key: str, field: str) -> list[str]:
+        return sorted(item[field] for page in iam.pages(operation, UserName=name) for item in page.get(key, []))
+
+    user["Dependents"] = {
+        "SigningCertificates": collect("list_signing_certificates", "Certificates", "CertificateId"),
+        "SSHPublicKeys": collect("list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId"),
+        "ServiceSpecificCredentials": sorted(
+            c["ServiceSpecificCredentialId"]
+            for c in iam.call("list_service_specific_credentials", UserName=name).get("ServiceSpecificCredentials", [])
+        ),
+        "MFADevices": collect("list_mfa_devices", "MFADevices", "SerialNumber"),
+    }
+
+
+# --- the module -----------------------------------------------------------------------------------------
+
+
+@register
+class Users(Module):
+    name = "iam_users"
+    summary = (
+        "Sweep every IAM user: report, disable (reversibly) or delete unused users; report console users"
+        " without MFA and policies attached straight to users."
+    )
+    args_schema = {
+        "properties": {
+            "unused_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "unused = no console sign-in and no key use within this many days, created before",
+            },
+            "action": {
+                "enum": ["report", "disable", "delete"],
+                "description": "for unused users; default report. disable is reversible, delete is not",
+            },
+            "delete_after_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "delete users quarantined (by disable) at least this long ago with no activity since",
+            },
+            "remove_console_access": {
+                "type": "boolean",
+                "description": "with action disable: also delete the login profile (the password cannot be restored)",
+            },
+            "require_mfa_for_console": {
+                "type": "boolean",
+                "description": "report each user with a console password and no MFA device (CIS 1.10)",
+            },
+            "forbid_user_policies": {
+                "type": "boolean",
+                "description": "report each user with inline or attached policies (CIS 1.15)",
+            },
+            "include": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to sweep"},
+            "exclude": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to skip"},
+        },
+    }
+    permissions = {
+        "read": [
+            "iam:GenerateCredentialReport",
+            "iam:GetCredentialReport",
+            "iam:GetAccountAuthorizationDetails",
+            "iam:GetUser",
+            "iam:ListAccessKeys",
+            "iam:GetAccessKeyLastUsed",
+            "iam:GetLoginProfile",
+            "iam:ListSigningCertificates",
+            "iam:ListSSHPublicKeys",
+            "iam:ListServiceSpecificCredentials",
+            "iam:ListMFADevices",
+            "sts:GetCallerIdentity",
+        ],
+        "write": [
+            "iam:UpdateAccessKey",
+            "iam:TagUser",
+            "iam:UntagUser",
+            "iam:PutUserPolicy",
+            "iam:DeleteUserPolicy",
+            "iam:DeleteLoginProfile",
+            "iam:DeleteAccessKey",
+            "iam:DeleteSigningCertificate",
+            "iam:DeleteSSHPublicKey",
+            "iam:DeleteServiceSpecificCredential",
+            "iam:DeactivateMFADevice",
+            "iam:DeleteVirtualMFADevice",
+            "iam:RemoveUserFromGroup",
+            "iam:DetachUserPolicy",
+            "iam:DeleteUser",
+        ],
+    }
+    example = """\
+- name: Quarantine users unused for 45 days (CIS 1.12); delete them 30 days later
+  iam_users:
+    unused_days: 45
+    action: disable            # report (default) | disable | delete
+    delete_after_days: 30
+    require_mfa_for_console: true
+    forbid_user_policies: true
+    exclude: [break-glass]
+"""
+
+    def default_max_changes(self, args: dict[str, Any]) -> int | None:
+        return DESTRUCTIVE_MAX_CHANGES if args.get("action") in ("disable", "delete") else None
+
+    def validate(self, args: dict[str, Any]) -> None:
+        rules = ("unused_days", "delete_after_days", "require_mfa_for_console", "forbid_user_policies")
+        if not any(args.get(r) for r in rules):
+            raise ArgError(None, f"name a rule: {', '.join(rules)}")
+        action = args.get("action", "report")
+        if action != "report" and "unused_days" not in args and "delete_after_days" not in args:
+            raise ArgError("action", f"action: {action} acts on unused users: give unused_days (or delete_after_days)")
+        if args.get("remove_console_access") and action != "disable":
+            raise ArgError(
+                "remove_console_access", "goes with action: disable (delete removes the login profile anyway)"
+            )
+
+    def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        own = run_identity(ctx).user_name
+        rows = rows_by_user(credential_report(ctx))
+        days, after = args.get("unused_days"), args.get("delete_after_days")
+        users = []
+        details = sorted(authorization_details(ctx)["UserDetailList"], key=lambda d: d["UserName"].casefold())
+        for detail in details:
+            row = rows.get(detail["UserName"])
+            user = _from_detail(detail, row)
+            users.append(user)
+            if not selected(user, args) or (own and user["UserName"].casefold() == own.casefold()):
+                continue
+            candidate = (days is not None and unused_evidence(user, now, days) is not None) or (
+                after is not None and quarantine_date(user) is not None
+            )
+            if not candidate:
+                continue
+            _confirm(ctx, user)
+            if will_delete(user, args, now):
+                _read_dependents(ctx, user)
+            elif args.get("remove_console_access") and days is not None and unused_evidence(user, now, days):
+                user["Console"] = login_profile_exists(ctx, user["UserName"])
+        return {"now": now.isoformat(), "own_user": own, "users": users}
+
+    def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
+        console = resource.endswith(CONSOLE_SUFFIX)
+        name = resource[: -len(CONSOLE_SUFFIX)] if console else resource
+        user = _find(current["users"], name)
+        if user is None:
+            return None
+        return {"LoginProfile": bool(user.get("Console"))} if console else state(user)
+
+    def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
+        now = parse_time(current["now"])
+        own = (current.get("own_user") or "").casefold()
+        days, after = args.get("unused_days"), args.get("delete_after_days")
+        action = args.get("action", "report")
+        changes: list[Change] = []
+        findings: list[Finding] = []
+        counts = {"swept": 0, "unused": 0, "quarantined": 0, "waiting": 0}
+        for user in current["users"]:
+            if not selected(user, args):
+                continue
+            counts["swept"] += 1
+            name = user["UserName"]
+            address = f"{scope}/{self.name}/{name}"
+            evidence = unused_evidence(user, now, days) if days is not None else None
+            status = quarantine_status(user, now, after) if after is not None else None
+            due = status is not None and status[0] == "due"
+            if own and name.casefold() == own:
+                if evidence or due:
+                    why = f"is unused ({evidence})" if evidence else f"is due for deletion ({status and status[1]})"
+                    findings.append(
+                        Finding(
+                            address, name, "low",
+                            f"user {name} {why} but was left alone: the run's own credentials (user {name})"
+                            " are never changed",
+                        )
+                    )  # fmt: skip
+            elif status is not None and due:
+                if action == "report":
+                    findings.append(
+                        Finding(
+                            address, name, "medium", f"user {name} is due for deletion: {status[1]}", UNUSED_CONTROLS
+                        )
+                    )
+                else:
+                    changes.append(self._delete(user, address, f"{status[1]}; deletion after {after} days"))
+            elif status is not None and status[0] == "active":
+                findings.append(
+                    Finding(address, name, "medium", f"user {name} was not deleted: {status[1]}; review it")
+                )
+            elif evidence:
+                counts["unused"] += 1
+                reason = f"not used within {days} days: {evidence}"
+                if action == "report":
+                    findings.append(
+                        Finding(
+                            address, name, "medium", f"user {name} is unused: {reason}", UNUSED_CONTROLS
+                        )
+                    )  # fmt: skip
+                elif action == "delete":
+                    changes.append(self._delete(user, address, reason))
+                else:
+                    disable = self._disable(user, address, now, reason)
+                    if disable is None:
+                        counts["quarantined"] += 1
+                    else:
+                        changes.append(disable)
+                    if args.get("remove_console_access") and user.get("Console"):
+                        changes.append(self._remove_console(user, address, reason))
+            if status is not None and status[0] == "waiting":
+                counts["waiting"] += 1
+            if args.get("require_mfa_for_console") and user.get("Console") and not user.get("MfaActive"):
+                findings.append(
+                    Finding(
+                        address, name, "medium", f"user {name} has a console password and no MFA device",
+                        MFA_CONTROLS,
+                    )
+                )  # fmt: skip
+            if args.get("forbid_user_policies"):
+                inline = [p for p in user.get("InlinePolicies", []) if p != QUARANTINE_POLICY]
+                managed = [a.rsplit("/", 1)[-1] for a in user.get("ManagedPolicies", [])]
+                if inline or managed:
+                    named = ", ".join([f"attached {m}" for m in managed] + [f"inline {p}" for p in inline])
+                    findings.append(
+                        Finding(
+                            address, name, "medium",
+                            f"user {name} has policies of its own ({named}): grant them through a group or role",
+                            USER_POLICY_CONTROLS,
+                        )
+                    )  # fmt: skip
+        if changes:
+            return PlanResult(changes, findings)
+        return PlanResult(findings=findings, noop_reason=self._noop(args, counts))
+
+    def _noop(self, args: dict[str, Any], counts: dict[str, int]) -> str:
+        parts = []
+        days = args.get("unused_days")
+        if days is not None:
+            if args.get("action", "report") == "disable":
+                parts.append(
+                    f"{counts['quarantined']} unused for {days} days, already quarantined"
+                    if counts["quarantined"]
+                    else f"none unused for {days} days to quarantine"
+                )
+            elif counts["unused"]:
+                parts.append(f"{counts['unused']} unused for {days} days, reported")
+            else:
+                parts.append(f"none unused for {days} days")
+        if args.get("delete_after_days") is not None:
+            parts.append(f"{counts['waiting']} quarantined, not yet due for deletion")
+        if args.get("require_mfa_for_console"):
+            parts.append("MFA for console users checked")
+        if args.get("forbid_user_policies"):
+            parts.append("policies on users checked")
+        return f"{counts['swept']} user(s) swept: {', '.join(parts)}"
+
+    def _disable(self, user: dict[str, Any], address: str, now: datetime, reason: str) -> Change | None:
+        name = user["UserName"]
+        day = now.date().isoformat()
+        calls: list[ApiCall] = []
+        undo: list[ApiCall] = []
+        done: list[str] = []
+        if not user.get("QuarantinePolicy"):
+            document = json.dumps(QUARANTINE_DOCUMENT, separators=(",", ":"))
+            calls.append(
+                ApiCall(
+                    "iam", "put_user_policy",
+                    {"UserName": name, "PolicyName": QUARANTINE_POLICY, "PolicyDocument": document},
+                )
+            )  # fmt: skip
+            undo.append(ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": QUARANTINE_POLICY}))
+            done.append(f"attach deny-all inline policy {QUARANTINE_POLICY}")
+        active = active_key_ids(user)
+        if active and not user.get("Live"):
+            raise TaskFailed(f"user {name}: its access keys were not read live; cannot plan to deactivate them")
+        for key_id in active:
+            key_calls, key_undo = deactivate_calls(name, key_id, day)
+            calls += key_calls
+            undo = list(key_undo) + undo
+        if active:
+            done.append(f"deactivate {_count(len(active), 'key')} ({', '.join(active)})")
+        tagged = (user.get("Tags") or {}).get(QUARANTINE_TAG)
+        if not tagged:
+            calls.append(
+                ApiCall("iam", "tag_user", {"UserName": name, "Tags": [{"Key": QUARANTINE_TAG, "Value": day}]})
+            )
+            undo.append(ApiCall("iam", "untag_user", {"UserName": name, "TagKeys": [QUARANTINE_TAG]}))
+            done.append(f"tag {QUARANTINE_TAG}={day}")
+        if not calls:
+            return None
+        before = _disable_image(user)
+        after = {**before, "QuarantinePolicy": True, "QuarantinedAt": tagged or day, "ActiveKeys": []}
+        return Change(
+            address, self.name, name, "disable", before, after, tuple(calls), tuple(undo),
+            f"disable unused user {name}: {'; '.join(done)} (reversible: rollback re-activates the keys and"
+            " removes the policy and the tag)",
+            reason=reason,
+        )  # fmt: skip
+
+    def _remove_console(self, user: dict[str, Any], address: str, reason: str) -> Change:
+        name = user["UserName"]
+        return Change(
+            address + CONSOLE_SUFFIX, self.name, name + CONSOLE_SUFFIX, "delete",
+            {"LoginProfile": True}, {"LoginProfile": False},
+            (ApiCall("iam", "delete_login_profile", {"UserName": name}),), None,
+            f"remove console access of unused user {name}: delete its login profile (cannot be undone: the"
+            " password cannot be restored)",
+            reason=reason,
+        )  # fmt: skip
+
+    def _delete(self, user: dict[str, Any], address: str, reason: str) -> Change:
+        name = user["UserName"]
+        if user.get("Dependents") is None or not user.get("Live"):
+            raise TaskFailed(f"user {name}: its dependents were not read; cannot plan its deletion")
+        return Change(
+            address, self.name, name, "delete", state(user), None, delete_user_calls(user), None,
+            f"delete user {name} with {_dependents_text(user)} (cannot be undone: a new user gets a new id,"
+            " new keys and no password)",
+            reason=reason,
+        )  # fmt: skip
+
+
+def _find(users: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    exact = next((u for u in users if u["UserName"] == name), None)
+    return exact or next((u for u in users if u["UserName"].casefold() == name.casefold()), None)
