@@ -70,3 +70,21 @@ def deactivate_calls(user: str, key_id: str, day: str) -> tuple[tuple[ApiCall, .
 
 def delete_key_call(user: str, key_id: str) -> ApiCall:
     return ApiCall("iam", "delete_access_key", {"UserName": user, "AccessKeyId": key_id})
+
+
+def delete_calls(user: str, key_id: str, *, tagged: bool) -> tuple[ApiCall, ...]:
+    """Delete one key and, when remediator had recorded deactivating it, that tag (a user holds at most 50)."""
+    calls = (delete_key_call(user, key_id),)
+    if tagged:
+        calls += (ApiCall("iam", "untag_user", {"UserName": user, "TagKeys": [deactivation_tag(key_id)]}),)
+    return calls
+
+
+def deactivated_keys(tags: list[dict[str, Any]] | dict[str, Any] | None) -> dict[str, str]:
+    """AccessKeyId → the day remediator deactivated it, from a user's tags (AWS's list, or a name → value map)."""
+    pairs = tags.items() if isinstance(tags, dict) else ((t.get("Key", ""), t.get("Value", "")) for t in tags or [])
+    return {
+        key[len(DEACTIVATED_TAG_PREFIX) :]: str(value)
+        for key, value in pairs
+        if key.startswith(DEACTIVATED_TAG_PREFIX) and len(key) > len(DEACTIVATED_TAG_PREFIX)
+    }

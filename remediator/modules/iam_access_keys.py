@@ -1,0 +1,494 @@
+"""iam_access_keys: key hygiene judged per key, never per user.
+
+Reading costs about one call per candidate key plus a constant, not one per user:
+
+1. the credential report (one bulk read, shared) names the CANDIDATE users: a row with an active key not
+   used (or, never used, not created) within `unused_days`, an active key older than `max_age_days`, or
+   more active keys than `max_active_per_user`. AWS may serve a report up to four hours old, and its
+   dates only ever lag (a key looks older or less used than it is), so it is used to find candidates,
+   never to decide;
+2. in `deactivate`/`delete` mode, GetAccountAuthorizationDetails (one bulk read, shared) gives the users
+   carrying `remediator:deactivated:<AccessKeyId>` tags: keys remediator deactivated, which
+   `delete_after_days` may delete and a rollback must find again;
+3. ListAccessKeys for those users only, then GetAccessKeyLastUsed only for keys whose decision needs it.
+   A key the report proves was used within the window (its slot matched to the key by creation time)
+   keeps the report's date and costs no call; a key younger than every window is not read at all.
+
+`read` returns the moment of reading (`now`) and the run's own access key id, so `plan` is pure. Each key
+is one change or one finding with its evidence. A key is only ever changed for what it matches itself
+(Cloud Custodian's #5583 disabled users' other keys); the key the run signs with is never changed but
+reported with the reason.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from remediator.aws.context import ReadContext
+from remediator.aws.reads import authorization_details
+from remediator.credreport import KeyRow, UserRow, credential_report
+from remediator.errors import ArgError, AwsError
+from remediator.identity import run_identity
+from remediator.keys import deactivate_calls, deactivated_keys, delete_calls, last_used, list_keys
+from remediator.model import Change, Finding
+from remediator.registry import Module, PlanResult, register
+from remediator.timeutil import iso, parse_time
+
+UNUSED_CONTROLS = ("CIS v3.0 1.12", "CIS v5.0 1.11")
+ONE_KEY_CONTROLS = ("CIS v3.0 1.13", "CIS v5.0 1.12")
+ROTATION_CONTROLS = ("CIS v3.0 1.14", "CIS v5.0 1.13")
+ACTIONS = ("report", "deactivate", "delete")
+RULE_OPTIONS = ("unused_days", "max_age_days", "max_active_per_user", "delete_after_days")
+# A sweep that deactivates or deletes stops above this many changes unless the task sets max_changes.
+DESTRUCTIVE_MAX_CHANGES = 25
+LIVE, REPORT = "GetAccessKeyLastUsed", "credential report"
+
+
+def selected(user: str, args: dict[str, Any]) -> bool:
+    """include/exclude: user name globs (IAM names are case-insensitive)."""
+    name = user.casefold()
+    include, exclude = args.get("include") or [], args.get("exclude") or []
+    if include and not any(fnmatch.fnmatchcase(name, g.casefold()) for g in include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, g.casefold()) for g in exclude)
+
+
+def _day(value: str | None) -> date | None:
+    """A deactivation tag's ISO date (a full timestamp is accepted too); None when unreadable."""
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _time(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The task's rules at one moment: shared by read (what to read live) and plan (what to do)."""
+
+    now: datetime
+    action: str
+    unused_days: int | None
+    max_age_days: int | None
+    max_active: int | None
+    delete_after_days: int | None
+
+    @classmethod
+    def of(cls, args: dict[str, Any], now: datetime) -> Rules:
+        return cls(
+            now,
+            args.get("action", "report"),
+            args.get("unused_days"),
+            args.get("max_age_days"),
+            args.get("max_active_per_user"),
+            args.get("delete_after_days"),
+        )
+
+    @property
+    def destructive(self) -> bool:
+        return self.action != "report"
+
+    def _cutoff(self, days: int | None) -> datetime | None:
+        return None if days is None else self.now - timedelta(days=days)
+
+    @property
+    def unused_cutoff(self) -> datetime | None:
+        return self._cutoff(self.unused_days)
+
+    @property
+    def rotation_cutoff(self) -> datetime | None:
+        return self._cutoff(self.max_age_days)
+
+    def older_than(self, created: datetime | None, cutoff: datetime | None) -> bool:
+        # A key whose creation date is unknown is treated as old: it is then read live, never assumed young.
+        return cutoff is not None and (created is None or created < cutoff)
+
+    def row_is_candidate(self, row: UserRow) -> bool:
+        """Could this credential-report row hold a key that breaks a rule? (The report only ever lags.)"""
+        active = row.active_keys
+        if self.max_active is not None and len(active) > self.max_active:
+            return True
+        for key in active:
+            last = key.last_used or key.last_rotated
+            if self.older_than(last, self.unused_cutoff):
+                return True
+            if self.older_than(key.last_rotated, self.rotation_cutoff):
+                return True
+        return False
+
+    def deletable_mark(self, day: date | None) -> bool:
+        if self.delete_after_days is None or not self.destructive or day is None:
+            return False
+        return day <= (self.now - timedelta(days=self.delete_after_days)).date()
+
+
+def _slot(row: UserRow | None, created: datetime | None) -> KeyRow | None:
+    """The report's slot for a live key: the one whose last_rotated is the key's creation (to the second)."""
+    if row is None or created is None:
+        return None
+    found = [k for k in row.keys if k.last_rotated is not None and abs((k.last_rotated - created).total_seconds()) < 1]
+    return found[0] if len(found) == 1 else None
+
+
+def _last_use_source(rules: Rules, key: dict[str, Any], crowded: bool, marks: dict[str, str], slot: Any) -> str | None:
+    """Where a key's last use must come from: LIVE, REPORT, or None (no rule can match it)."""
+    created = _time(key["CreateDate"])
+    if key["Status"] == "Active":
+        if crowded:
+            return LIVE  # the least recently used key is chosen on live dates only
+        if rules.older_than(created, rules.unused_cutoff):
+            recent = slot is not None and slot.last_used is not None and slot.last_used >= rules.unused_cutoff
+            return REPORT if recent else LIVE
+        if rules.older_than(created, rules.rotation_cutoff):
+            return REPORT if slot is not None else LIVE  # evidence only: rotation is judged on creation
+        return None
+    if key["AccessKeyId"] in marks and rules.deletable_mark(_day(marks[key["AccessKeyId"]])):
+        return LIVE
+    return None
+
+
+def _with_last_use(key: dict[str, Any], source: str | None, live: dict[str, Any] | None, slot: Any) -> dict[str, Any]:
+    out = {**key, "LastUsedDate": None, "LastUsedService": None, "LastUsedRegion": None, "LastUsedSource": source}
+    if source == LIVE and live is not None:
+        out.update(
+            LastUsedDate=live["LastUsedDate"], LastUsedService=live["ServiceName"], LastUsedRegion=live["Region"]
+        )
+    elif source == REPORT and slot is not None:
+        out.update(
+            LastUsedDate=iso(slot.last_used),
+            LastUsedService=slot.last_used_service,
+            LastUsedRegion=slot.last_used_region,
+        )
+    return out
+
+
+def state(key: dict[str, Any], marks: dict[str, str]) -> dict[str, Any]:
+    """What a change to one key depends on (JSON-friendly): compared with before-images for staleness."""
+    return {
+        "Status": key["Status"],
+        "CreateDate": key["CreateDate"],
+        "LastUsedDate": key.get("LastUsedDate"),
+        "DeactivatedOn": marks.get(key["AccessKeyId"]),
+    }
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    return f"{moment.date().isoformat()} ({(now - moment).days} days ago)"
+
+
+def evidence(user: str, key: dict[str, Any], now: datetime) -> str:
+    """user, key id, created, last used (days, service, region)."""
+    created = _time(key["CreateDate"])
+    parts = [f"user {user}", f"key {key['AccessKeyId']}", f"created {_ago(created, now)}" if created else "created ?"]
+    source = key.get("LastUsedSource")
+    used = _time(key.get("LastUsedDate"))
+    if source is None:
+        parts.append("last use not read")
+    elif used is None:
+        parts.append("never used" + (" (credential report)" if source == REPORT else ""))
+    else:
+        service, region = key.get("LastUsedService"), key.get("LastUsedRegion")
+        via = (f" via {service}" if service else "") + (f" in {region}" if region else "")
+        parts.append(f"last used {_ago(used, now)}{via}" + (" (credential report)" if source == REPORT else ""))
+    return ", ".join(parts)
+
+
+@register
+class AccessKeys(Module):
+    name = "iam_access_keys"
+    summary = (
+        "Sweep access keys, judged per key: report (or deactivate, or delete) keys unused for N days, report keys"
+        " due for rotation, keep at most N active keys per user, delete keys remediator deactivated long ago."
+    )
+    args_schema = {
+        "properties": {
+            "unused_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "an active key not used within this many days (never used: counted from its creation)",
+            },
+            "max_age_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "rotation due: active keys older than this are reported (AWS cannot rotate for you)",
+            },
+            "max_active_per_user": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 2,
+                "description": "active keys a user may hold; with deactivate/delete the least recently used extra"
+                " keys are deactivated",
+            },
+            "action": {
+                "enum": list(ACTIONS),
+                "description": "report (default: findings only), deactivate (reversible), or delete unused keys"
+                " (cannot be undone)",
+            },
+            "delete_after_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "delete keys remediator deactivated at least this long ago, still inactive and"
+                " unused since",
+            },
+            "include": {"type": "array", "items": {"type": "string"}, "description": "user name globs to sweep"},
+            "exclude": {"type": "array", "items": {"type": "string"}, "description": "user name globs to skip"},
+        },
+    }
+    permissions = {
+        "read": [
+            "iam:GenerateCredentialReport",
+            "iam:GetCredentialReport",
+            "iam:ListAccessKeys",
+            "iam:GetAccessKeyLastUsed",
+            "iam:GetAccountAuthorizationDetails",
+            "sts:GetCallerIdentity",
+        ],
+        "write": ["iam:UpdateAccessKey", "iam:TagUser", "iam:UntagUser", "iam:DeleteAccessKey"],
+    }
+    example = """\
+- name: Access keys (CIS 1.12-1.14) - unused 45 days, rotation 90 days, one active key per user
+  iam_access_keys:
+    unused_days: 45
+    max_age_days: 90
+    max_active_per_user: 1
+    action: report            # deactivate: reversible (rollback re-activates); delete: cannot be undone
+    # delete_after_days: 30   # with deactivate: delete keys remediator deactivated 30 days ago, unused since
+    exclude: [break-glass-*]
+"""
+
+    def default_max_changes(self, args: dict[str, Any]) -> int | None:
+        return DESTRUCTIVE_MAX_CHANGES if args.get("action") in ("deactivate", "delete") else None
+
+    def validate(self, args: dict[str, Any]) -> None:
+        if not any(option in args for option in RULE_OPTIONS):
+            raise ArgError(None, "name a rule: unused_days, max_age_days, max_active_per_user or delete_after_days")
+        action = args.get("action", "report")
+        if "delete_after_days" in args and action == "report":
+            raise ArgError(
+                "delete_after_days", "deletes keys remediator deactivated: give action: deactivate (or delete)"
+            )
+        if action != "report" and not any(
+            o in args for o in ("unused_days", "max_active_per_user", "delete_after_days")
+        ):
+            raise ArgError(
+                "action",
+                f"action: {action} acts on unused_days, max_active_per_user or delete_after_days; max_age_days"
+                " alone is only reported (AWS cannot rotate a key for you)",
+            )
+
+    def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        rules = Rules.of(args, now)
+        marks: dict[str, dict[str, str]] = {}
+        own = None
+        if rules.destructive:
+            own = run_identity(ctx).access_key_id
+            for detail in authorization_details(ctx)["UserDetailList"]:
+                found = deactivated_keys(detail.get("Tags"))
+                if found and selected(detail["UserName"], args):
+                    marks[detail["UserName"]] = found
+        rows = {r.user: r for r in credential_report(ctx) if not r.is_root and selected(r.user, args)}
+        names = sorted({name for name, row in rows.items() if rules.row_is_candidate(row)} | set(marks))
+        users = []
+        for name in names:
+            try:
+                listed = list_keys(ctx, name)
+            except AwsError as exc:
+                if exc.code == "NoSuchEntity":
+                    continue  # deleted since the report was made
+                raise
+            user_marks = marks.get(name, {})
+            row = rows.get(name)
+            active = sum(1 for k in listed if k["Status"] == "Active")
+            crowded = rules.max_active is not None and active > rules.max_active
+            keys = []
+            for key in listed:
+                slot = _slot(row, _time(key["CreateDate"]))
+                source = _last_use_source(rules, key, crowded, user_marks, slot)
+                live = None
+                if source == LIVE:
+                    try:
+                        live = last_used(ctx, key["AccessKeyId"])
+                    except AwsError as exc:
+                        if exc.code == "NoSuchEntity":
+                            continue  # deleted since it was listed
+                        raise
+                keys.append(_with_last_use(key, source, live, slot))
+            users.append({"UserName": name, "DeactivatedKeys": user_marks, "Keys": keys})
+        return {"now": now.isoformat(), "own_key": own, "users": users}
+
+    def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
+        user_name, _, key_id = resource.partition("/")
+        for user in current["users"]:
+            if user["UserName"] == user_name:
+                for key in user["Keys"]:
+                    if key["AccessKeyId"] == key_id:
+                        return state(key, user.get("DeactivatedKeys") or {})
+        return None
+
+    def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
+        now = parse_time(current["now"])
+        rules = Rules.of(args, now)
+        own = current.get("own_key")
+        changes: list[Change] = []
+        findings: list[Finding] = []
+        checked = users = 0
+        for user in current["users"]:
+            name = user["UserName"]
+            if not selected(name, args):
+                continue
+            users += 1
+            marks = user.get("DeactivatedKeys") or {}
+            keys = sorted(user["Keys"], key=lambda k: (k.get("CreateDate") or "", k["AccessKeyId"]))
+            extras = self._extras(rules, keys, own, now)
+            for key in keys:
+                checked += 1
+                change, finding = self._judge(rules, scope, name, key, marks, extras, own, now)
+                changes += [change] if change else []
+                findings += [finding] if finding else []
+        if changes:
+            return PlanResult(changes, findings)
+        told = f"{len(findings)} key(s) reported" if findings else "nothing to report"
+        if not users:
+            return PlanResult(findings=findings, noop_reason=f"no candidate key in the credential report: {told}")
+        return PlanResult(
+            findings=findings,
+            noop_reason=f"{checked} candidate key(s) of {users} user(s) read live: none to change, {told}",
+        )
+
+    # -- per-key judgement ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _extras(rules: Rules, keys: list[dict[str, Any]], own: str | None, now: datetime) -> dict[str, int]:
+        """Active keys above max_active_per_user, least recently used first (a never-used key counts from its
+        creation; the key signing this run is in use now). AccessKeyId → the user's active key count."""
+        active = [k for k in keys if k["Status"] == "Active"]
+        if rules.max_active is None or len(active) <= rules.max_active:
+            return {}
+        if any(k.get("LastUsedSource") != LIVE for k in active):
+            return {}  # never choose on partial evidence
+
+        def recency(key: dict[str, Any]) -> tuple[datetime, str]:
+            if own and key["AccessKeyId"] == own:
+                return now, key["AccessKeyId"]
+            moment = _time(key.get("LastUsedDate")) or _time(key.get("CreateDate")) or datetime.min.replace(tzinfo=UTC)
+            return moment, key["AccessKeyId"]
+
+        ordered = sorted(active, key=recency)
+        return {k["AccessKeyId"]: len(active) for k in ordered[: len(active) - rules.max_active]}
+
+    def _judge(
+        self,
+        rules: Rules,
+        scope: str,
+        user: str,
+        key: dict[str, Any],
+        marks: dict[str, str],
+        extras: dict[str, int],
+        own: str | None,
+        now: datetime,
+    ) -> tuple[Change | None, Finding | None]:
+        key_id = key["AccessKeyId"]
+        resource = f"{user}/{key_id}"
+        address = f"{scope}/{self.name}/{resource}"
+        proof = evidence(user, key, now)
+        created = _time(key.get("CreateDate"))
+        used = _time(key.get("LastUsedDate"))
+        is_own = bool(own) and key_id == own
+
+        if key["Status"] != "Active":
+            day = _day(marks.get(key_id))
+            if not (key_id in marks and rules.deletable_mark(day) and key.get("LastUsedSource") == LIVE):
+                return None, None
+            assert day is not None
+            if used is not None and used.date() > day:
+                return None, None  # used after remediator deactivated it: someone re-enabled it; leave it
+            if is_own:
+                return None, Finding(
+                    address,
+                    resource,
+                    "low",
+                    f"{self._what(user, key_id)}: due for deletion. {self._own()}. Evidence: {proof}",
+                )
+            reason = (
+                f"deactivated by remediator on {day.isoformat()}, {(now.date() - day).days} days ago (delete after"
+                f" {rules.delete_after_days} days), inactive and unused since. Evidence: {proof}"
+            )
+            return self._delete(address, resource, user, key, marks, reason), None
+
+        rules_hit: list[tuple[str, tuple[str, ...], str]] = []  # (rule, controls, severity)
+        unused = None
+        if rules.unused_days is not None and key.get("LastUsedSource") == LIVE:
+            cutoff = rules.unused_cutoff
+            assert cutoff is not None
+            if (used is not None and used < cutoff) or (used is None and rules.older_than(created, cutoff)):
+                unused = f"unused: not used within {rules.unused_days} days"
+                rules_hit.append((unused, UNUSED_CONTROLS, "medium"))
+        extra = None
+        if key_id in extras:
+            extra = (
+                f"one of {extras[key_id]} active keys of user {user}, above max_active_per_user"
+                f" {rules.max_active}, and the least recently used"
+            )
+            rules_hit.append((extra, ONE_KEY_CONTROLS, "low"))
+        rotation = None
+        if rules.older_than(created, rules.rotation_cutoff) and created is not None:
+            rotation = f"rotation due: older than {rules.max_age_days} days"
+            rules_hit.append((rotation, ROTATION_CONTROLS, "medium"))
+        if not rules_hit:
+            return None, None
+
+        text = "; ".join(r for r, _, _ in rules_hit)
+        controls = tuple(c for _, cs, _ in rules_hit for c in cs)
+        severity = "medium" if any(s == "medium" for _, _, s in rules_hit) else "low"
+        acts = rules.destructive and (unused or extra)
+        if not acts:
+            return None, Finding(
+                address, resource, severity, f"{self._what(user, key_id)}: {text}. Evidence: {proof}", controls
+            )
+        if is_own:
+            return None, Finding(
+                address,
+                resource,
+                "low",
+                f"{self._what(user, key_id)}: {text}. {self._own()}. Evidence: {proof}",
+                controls,
+            )
+        reason = f"{text}. Evidence: {proof}"
+        if unused and rules.action == "delete":
+            return self._delete(address, resource, user, key, marks, reason), None
+        day = now.date().isoformat()
+        calls, undo = deactivate_calls(user, key_id, day)
+        change = Change(
+            address, self.name, resource, "disable", state(key, marks), {"Status": "Inactive", "DeactivatedOn": day},
+            calls, undo,
+            f"deactivate access key {key_id} of user {user} (rollback re-activates it); its user's other keys are"
+            " left alone",
+            reason=reason,
+        )  # fmt: skip
+        return change, None
+
+    def _delete(
+        self, address: str, resource: str, user: str, key: dict[str, Any], marks: dict[str, str], reason: str
+    ) -> Change:
+        key_id = key["AccessKeyId"]
+        return Change(
+            address, self.name, resource, "delete", state(key, marks), None,
+            delete_calls(user, key_id, tagged=key_id in marks), None,
+            f"delete access key {key_id} of user {user} (cannot be undone: a deleted key is gone for good)",
+            reason=reason,
+        )  # fmt: skip
+
+    @staticmethod
+    def _what(user: str, key_id: str) -> str:
+        return f"access key {key_id} of user {user}"
+
+    @staticmethod
+    def _own() -> str:
+        return "Left alone: it is the key this run signs with (the run's own credentials are never changed)"
