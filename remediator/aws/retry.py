@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import botocore.exceptions
+import botocore.parsers
 import tenacity
 
 from remediator.errors import AwsError
@@ -96,5 +97,6 @@ def call_with_retry(fn: Callable[[], T], operation: str, policy: RetryPolicy | N
         raise AwsError(operation, "ParamValidationError", " ".join(str(exc).split()))
     except botocore.exceptions.NoCredentialsError:
         raise AwsError(operation, "NoCredentials", "no AWS credentials found (set a profile, role_arn or environment)")
-    except botocore.exceptions.BotoCoreError as exc:
-        raise AwsError(operation, type(exc).__name__, str(exc))
+    except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
+        # ResponseParserError: an endpoint answered with something that is not an AWS response
+        raise AwsError(operation, type(exc).__name__, " ".join(str(exc).split())[:300])
