@@ -114,6 +114,7 @@ def seed_account(
     policies: int | None = None,
     *,
     long_sessions: bool = True,
+    second_keys_active: bool = True,
     workers: int = 4,
 ) -> Seeded:
     """Create `users` users (and by default users/2 roles, max(1, users/10) policies) on a clean account."""
@@ -137,8 +138,10 @@ def seed_account(
         name = f"bench-user-{i:05d}"
         iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": "bench"}])
         keys = 2 if i % 2 == 0 else 1
-        for _ in range(keys):
-            iam.create_access_key(UserName=name)
+        for n in range(keys):
+            key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+            if n == 1 and not second_keys_active:  # compliant: one active key per user (CIS 1.13)
+                iam.update_access_key(UserName=name, AccessKeyId=key, Status="Inactive")
         return keys
 
     def make_role(i: int) -> tuple[bool, bool]:

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from benchmarks.seed import BASELINE_PASSWORD_POLICY, seed_account, set_password_policy, set_role_sessions
@@ -42,17 +43,45 @@ def page_sizes():
     session.CALL_OBSERVERS.remove(observer)
 
 
+def root_with_mfa(client: Any) -> None:
+    """The emulator pins AccountMFAEnabled to 0; a compliant account has root MFA (as AWS reports it)."""
+
+    def after(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.setdefault("SummaryMap", {})["AccountMFAEnabled"] = 1
+
+    client.meta.events.register("after-call.iam.GetAccountSummary", after)
+
+
+def two_console_admins_with_mfa(aws: str) -> None:
+    """What the baseline's iam_admins (min 2) and console-MFA checks ask of a compliant account."""
+    iam = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
+    iam.create_group(GroupName="admins")
+    iam.attach_group_policy(GroupName="admins", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    for name in ("admin-1", "admin-2"):
+        iam.create_user(UserName=name)
+        iam.add_user_to_group(GroupName="admins", UserName=name)
+        iam.create_login_profile(UserName=name, Password="Xx-0123456789!")
+        serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
+        iam.enable_mfa_device(
+            UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
+
+
 @pytest.mark.parametrize("playbook", [BASELINE, ROLES_SWEEP], ids=lambda p: p.stem)
 def test_checking_a_compliant_account_costs_the_same_calls_at_any_size(
-    emulator, aws, workdir, calls, page_sizes, playbook: Path
+    emulator, aws_managed, workdir, calls, page_sizes, client_hooks, playbook: Path
 ):
+    aws = aws_managed
+    client_hooks.append(root_with_mfa)
     inventory = write_inventory(workdir, aws)
     by_size: dict[int, Counter[str]] = {}
     for n in (3, 30):
         emulator.reset()
-        seeded = seed_account(aws, n, long_sessions=False)  # every role within the one-hour cap
+        # every role within the one-hour cap, one active key per user
+        seeded = seed_account(aws, n, long_sessions=False, second_keys_active=False)
         assert (seeded.users, seeded.roles, seeded.long_session_roles) == (n, n // 2, 0)
         set_password_policy(aws, BASELINE_PASSWORD_POLICY)
+        two_console_admins_with_mfa(aws)
         calls.clear()
 
         result = cli("run", playbook, "-i", inventory, "--check")
