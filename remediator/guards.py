@@ -5,6 +5,7 @@ from __future__ import annotations
 from remediator import admins
 from remediator.aws.context import ReadContext
 from remediator.errors import GuardError
+from remediator.identity import run_identity
 from remediator.model import AccountRun
 
 MIN_ADMINS_FOR_HARD_EXPIRY = 2
@@ -18,6 +19,7 @@ def check_account(run: AccountRun, ctx: ReadContext) -> None:
                 f"task {plan.task!r} would make {len(plan.changes)} changes, more than its max_changes"
                 f" of {plan.max_changes}; nothing applied"
             )
+    check_own_credentials(run, ctx)
     if _turns_on_hard_expiry(run):
         census = admins.census(ctx)
         count = len(census.console_users)
@@ -27,6 +29,38 @@ def check_account(run: AccountRun, ctx: ReadContext) -> None:
                 f"hard_expiry refused: only {count} administrator(s) with console access could reset expired"
                 f" passwords ({names}); at least {MIN_ADMINS_FOR_HARD_EXPIRY} are needed, or everyone may be"
                 " locked out"
+            )
+
+
+# Calls that could take away the credentials a run signs with: a key made inactive or deleted, a user
+# deleted, quarantined or stripped of its console password.
+CREDENTIAL_CALLS = {
+    "update_access_key",
+    "delete_access_key",
+    "delete_user",
+    "put_user_policy",
+    "attach_user_policy",
+    "delete_login_profile",
+    "add_user_to_group",
+}
+
+
+def check_own_credentials(run: AccountRun, ctx: ReadContext) -> None:
+    """Defence in depth: modules leave the run's own key and user alone; this proves no plan touches them."""
+    risky = [(c, call) for c in run.changes for call in c.calls if call.operation in CREDENTIAL_CALLS]
+    if not risky:
+        return
+    own = run_identity(ctx)
+    for change, call in risky:
+        key, user = call.params.get("AccessKeyId"), call.params.get("UserName")
+        if call.operation == "update_access_key" and call.params.get("Status") == "Active":
+            continue
+        if (own.access_key_id and key == own.access_key_id) or (
+            own.user_name and user == own.user_name and call.operation != "update_access_key"
+        ):
+            raise GuardError(
+                f"{change.address} would {call.operation.replace('_', ' ')} the run's own credentials"
+                f" ({own.arn}); nothing applied"
             )
 
 

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import json
 
+import boto3
+import pytest
+
+from remediator.aws.context import ReadContext
+from remediator.aws.session import AccountSession
+from remediator.errors import GuardError
+from remediator.guards import check_own_credentials
+from remediator.model import Account, AccountRun, ApiCall, Change, TaskPlan
 from tests.conftest import cli, write, write_inventory
 
 BOOK = """\
@@ -92,4 +100,22 @@ def test_max_changes_per_task(iam, aws, workdir, calls):
     )
     result = cli("run", book, "-i", inv)
     assert result.code == 1 and "max_changes of 0" in result.out
+    assert calls.mutating == []
+
+
+def test_guard_refuses_a_plan_that_would_disable_the_runs_own_key(iam, aws, calls):
+    """Modules skip the run's own key; the guard proves it on the whole plan, whatever a module did."""
+    iam.create_user(UserName="runner")
+    key = iam.create_access_key(UserName="runner")["AccessKey"]
+    params = {"UserName": "runner", "AccessKeyId": key["AccessKeyId"], "Status": "Inactive"}
+    change = Change(
+        f"test/global/iam_access_keys/runner/{key['AccessKeyId']}", "iam_access_keys", "runner", "disable",
+        None, None, (ApiCall("iam", "update_access_key", params),), None, "deactivate the runner's key",
+    )  # fmt: skip
+    account = Account("test", endpoint_url=aws)
+    run = AccountRun(account, [TaskPlan("test", "keys", "iam_access_keys", "play.yml:2", changes=[change])])
+    signer = boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    reader = AccountSession(account, read_only=True, boto_session=signer)
+    with pytest.raises(GuardError, match="run's own credentials"):
+        check_own_credentials(run, ReadContext(reader))
     assert calls.mutating == []
