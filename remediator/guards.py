@@ -39,10 +39,9 @@ CREDENTIAL_CALLS = {
     "delete_access_key",
     "delete_user",
     "put_user_policy",
-    "attach_user_policy",
     "delete_login_profile",
-    "add_user_to_group",
 }
+QUARANTINE_POLICY = "remediator-quarantine"
 
 
 def check_own_credentials(run: AccountRun, ctx: ReadContext) -> None:
@@ -55,6 +54,8 @@ def check_own_credentials(run: AccountRun, ctx: ReadContext) -> None:
         key, user = call.params.get("AccessKeyId"), call.params.get("UserName")
         if call.operation == "update_access_key" and call.params.get("Status") == "Active":
             continue
+        if call.operation == "put_user_policy" and call.params.get("PolicyName") != QUARANTINE_POLICY:
+            continue  # an inline policy a task manages on purpose, not a quarantine
         if (own.access_key_id and key == own.access_key_id) or (
             own.user_name and user == own.user_name and call.operation != "update_access_key"
         ):
