@@ -6,6 +6,7 @@ from remediator import admins
 from remediator.aws.context import ReadContext
 from remediator.errors import GuardError
 from remediator.identity import run_identity
+from remediator.keys import QUARANTINE_POLICY
 from remediator.model import AccountRun
 
 MIN_ADMINS_FOR_HARD_EXPIRY = 2
@@ -41,7 +42,6 @@ CREDENTIAL_CALLS = {
     "put_user_policy",
     "delete_login_profile",
 }
-QUARANTINE_POLICY = "remediator-quarantine"
 
 
 def check_own_credentials(run: AccountRun, ctx: ReadContext) -> None:

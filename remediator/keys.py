@@ -14,6 +14,7 @@ from remediator.timeutil import iso
 
 DEACTIVATED_TAG_PREFIX = "remediator:deactivated:"
 QUARANTINE_TAG = "remediator:quarantined-at"
+QUARANTINE_POLICY = "remediator-quarantine"  # the inline deny-all policy of a disabled user
 
 
 def list_keys(ctx: ReadContext, user: str) -> list[dict[str, Any]]:

@@ -37,12 +37,11 @@ from remediator.aws.reads import authorization_details, login_profile_exists
 from remediator.credreport import UserRow, credential_report, rows_by_user
 from remediator.errors import ArgError, TaskFailed
 from remediator.identity import run_identity
-from remediator.keys import QUARANTINE_TAG, deactivate_calls, delete_key_call, last_used, list_keys
+from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls, delete_key_call, last_used, list_keys
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, register
 from remediator.timeutil import iso, parse_time
 
-QUARANTINE_POLICY = "remediator-quarantine"
 QUARANTINE_DOCUMENT = {
     "Version": "2012-10-17",
     "Statement": [{"Sid": "RemediatorQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}],
