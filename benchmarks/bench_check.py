@@ -2,14 +2,20 @@
 
 For each N: reset one in-process emulator, seed it with N users (1.5 access keys each on average), N/2
 roles and N/10 customer managed policies (see benchmarks/seed.py), then run each playbook (by default the
-CIS IAM baseline, and the roles sweep alone: benchmarks/roles-sweep.yml) in check mode in-process,
---repeat times in each of two states (after one untimed warm-up run per process):
-(a) drifted: a weak password policy, and every third role with a 12-hour session;
-(b) compliant: the password policy at the baseline's values, and every role at one hour.
+CIS IAM baseline, and the roles, access-key and user sweeps alone: benchmarks/*-sweep.yml) in check mode
+in-process, --repeat times in each state (after one untimed warm-up run per process):
+(a) drifted: a weak password policy, every third role with a 12-hour session, and every two-key user with
+    both keys active;
+(b) compliant: the password policy at the baseline's values, every role at one hour, and one active key
+    per user (the second key of two-key users inactive);
+(c) stale, for the key and user sweeps only, measured last: (b), then --stale-fraction of all keys (active
+    ones first) backdated in-process to 200-400 days old and unused for over 45 days (benchmarks.seed.age_keys),
+    their users' creation before them. The stale active keys are the candidate keys: under the state's
+    table row, a line gives the calls per candidate key.
 Every API call remediator makes is counted through remediator.aws.session.CALL_OBSERVERS, with the page
 size (MaxItems) asked of each paginated IAM read.
 
-    python benchmarks/bench_check.py [--sizes 50,500] [--repeat 5] [--playbook PATH]...
+    python benchmarks/bench_check.py [--sizes 50,500] [--repeat 5] [--playbook PATH]... [--stale-fraction 1/3]
 
 Prints figures only; asserts nothing about time. Operations are counted as they come, so tasks added
 to the baseline show up in the table without changes here.
@@ -18,6 +24,7 @@ to the baseline show up in the table without changes here.
 from __future__ import annotations
 
 import argparse
+import fractions
 import gc
 import io
 import os
@@ -30,6 +37,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +48,38 @@ if str(REPO) not in sys.path:  # run as a script: make `benchmarks` and `remedia
 from benchmarks.seed import (  # noqa: E402
     BASELINE_PASSWORD_POLICY,
     WEAK_PASSWORD_POLICY,
+    Aged,
+    age_keys,
+    iam_client,
     seed_account,
     set_password_policy,
     set_role_sessions,
+    set_second_keys,
 )
 from remediator.aws import session  # noqa: E402
 from remediator.cli import main as remediator_main  # noqa: E402
 from remediator.sandbox.server import Emulator  # noqa: E402
 
-DEFAULT_PLAYBOOKS = [REPO / "playbooks" / "cis-iam-baseline.yml", REPO / "benchmarks" / "roles-sweep.yml"]
-# state → (password policy, whether every third role has a 12-hour session)
-STATES = {"drifted": (WEAK_PASSWORD_POLICY, True), "compliant": (BASELINE_PASSWORD_POLICY, False)}
+BENCH = REPO / "benchmarks"
+# Measured in the drifted and compliant states, then (measured last, because the ageing cannot be undone)
+# in the stale state: the sweeps whose cost should follow the candidate keys, not the users.
+KEY_PLAYBOOKS = [BENCH / "keys-sweep.yml", BENCH / "users-sweep.yml"]
+DEFAULT_PLAYBOOKS = [REPO / "playbooks" / "cis-iam-baseline.yml", BENCH / "roles-sweep.yml", *KEY_PLAYBOOKS]
+
+
+@dataclass(frozen=True)
+class State:
+    policy: dict[str, Any]
+    long_sessions: bool  # every third role with a 12-hour session
+    second_keys_active: bool  # two-key users with both keys active (above max_active_per_user 1)
+    stale: bool  # then age_keys(--stale-fraction): only the KEY_PLAYBOOKS are measured
+
+
+STATES = {
+    "drifted": State(WEAK_PASSWORD_POLICY, long_sessions=True, second_keys_active=True, stale=False),
+    "compliant": State(BASELINE_PASSWORD_POLICY, long_sessions=False, second_keys_active=False, stale=False),
+    "stale": State(BASELINE_PASSWORD_POLICY, long_sessions=False, second_keys_active=False, stale=True),
+}
 # IAM list calls whose page size decides how many calls a large account takes on AWS (the emulator never
 # truncates a page). AWS's default page is 100 items; MaxItems may ask for up to 1,000.
 PAGED_READS = ("iam:ListRoles", "iam:GetAccountAuthorizationDetails", "iam:ListUsers", "iam:ListPolicies")
@@ -167,6 +196,16 @@ def table(results: list[Measure]) -> str:
     return "\n".join(lines)
 
 
+def parse_fraction(value: str) -> float:
+    try:
+        number = float(fractions.Fraction(value.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"--stale-fraction wants a number such as 0.33 or 1/3, not {value!r}")
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError("--stale-fraction wants a number from 0 to 1")
+    return number
+
+
 def parse_sizes(value: str) -> list[int]:
     try:
         sizes = [int(v) for v in value.split(",") if v.strip()]
@@ -210,6 +249,38 @@ def same_calls_when_compliant(results: list[Measure]) -> list[str]:
     return lines
 
 
+def per_candidate_key(results: list[Measure], aged: dict[int, Aged]) -> list[str]:
+    """The goal for the key and user sweeps: about one call per candidate key plus a constant, not one or
+    more per user. One line per playbook and N measured stale: the calls above the same playbook's compliant
+    run (the constant), divided by the candidate keys (the stale active keys)."""
+    lines = []
+    for r in results:
+        if r.state != "stale" or r.n not in aged:
+            continue
+        base = next((c for c in results if (c.playbook, c.n, c.state) == (r.playbook, r.n, "compliant")), None)
+        candidates = aged[r.n].stale_active
+        name = Path(r.playbook).name
+        if base is None:
+            lines.append(f"{name} N={r.n} stale: {r.total} calls, {candidates} candidate keys (no compliant run)")
+            continue
+        extra = r.total - base.total
+        grown = {op: r.calls[op] - base.calls.get(op, 0) for op in sorted(r.calls) if r.calls[op] != base.calls[op]}
+        detail = ", ".join(f"{op} +{count}" for op, count in grown.items()) or "none"
+        if candidates == 0:
+            lines.append(f"{name} N={r.n} stale: no candidate key; {extra:+d} calls over compliant ({detail})")
+            continue
+        ratio = extra / candidates
+        verdict = "holds" if ratio <= 1.25 else "does NOT hold"
+        holders = aged[r.n]
+        lines.append(
+            f"{name} N={r.n} stale: {r.total} calls = {base.total} (compliant) + {extra} for {candidates} candidate"
+            f" keys ({detail}): {ratio:.2f} calls per candidate key, {extra / holders.users:.2f} per user holding"
+            f" one ({holders.users} users, {holders.all_stale_users} of them with no other key),"
+            f" {r.total / r.n:.3f} per user of the account; about one call per candidate key: {verdict}"
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=parse_sizes, default=[50, 500], help="users per account (default: 50,500)")
@@ -218,21 +289,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--playbook",
         type=Path,
         action="append",
-        help="may be repeated (default: the CIS IAM baseline and benchmarks/roles-sweep.yml)",
+        help="may be repeated (default: the CIS IAM baseline and benchmarks/{roles,keys,users}-sweep.yml); the"
+        " keys and users sweeps are also measured in the stale state",
+    )
+    parser.add_argument(
+        "--stale-fraction",
+        type=parse_fraction,
+        default=1 / 3,
+        help="share of all access keys made stale for the keys and users sweeps, active keys first (default: 1/3)",
     )
     parser.add_argument("--workers", type=int, default=4, help="threads seeding the emulator (default: 4)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")
     playbooks = [p.resolve() for p in (args.playbook or DEFAULT_PLAYBOOKS)]
+    key_playbooks = [p for p in playbooks if p in {k.resolve() for k in KEY_PLAYBOOKS}]
 
     use_emulator_credentials()
     emulator = Emulator()
     results: list[Measure] = []
+    aged: dict[int, Aged] = {}
     for playbook in playbooks:
         print(f"remediator run {shown(playbook)} -i <inventory: one account on the emulator> --check")
+    stale = f"; stale fraction {args.stale_fraction:.3f}" if key_playbooks else ""
     print(
-        f"emulator {emulator.url}; sizes {','.join(map(str, args.sizes))}; {args.repeat} run(s) per state",
+        f"emulator {emulator.url}; sizes {','.join(map(str, args.sizes))}; {args.repeat} run(s) per state{stale}",
         flush=True,
     )
     try:
@@ -242,13 +323,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 emulator.reset()
                 seeded = seed_account(emulator.url, n, workers=args.workers)
                 print(f"seeded N={n}: {seeded.summary()}", flush=True)
+                # Ask for the credential report once, uncounted: the emulator answers STARTED to the first
+                # request after a reset, and the run that got it would pause a second before polling again.
+                # On AWS a report younger than four hours is reused the same way.
+                iam_client(emulator.url).generate_credential_report()
                 if not results:  # once per process, untimed: imports and botocore's first model loads
                     for playbook in playbooks:
                         run_check(playbook, inventory)
-                for state, (policy, long_sessions) in STATES.items():
-                    set_password_policy(emulator.url, policy)
-                    set_role_sessions(emulator.url, seeded.roles, long_sessions=long_sessions, workers=args.workers)
-                    for playbook in playbooks:
+                for state, setup in STATES.items():
+                    measured = key_playbooks if setup.stale else playbooks
+                    if not measured:
+                        continue
+                    set_password_policy(emulator.url, setup.policy)
+                    set_role_sessions(
+                        emulator.url, seeded.roles, long_sessions=setup.long_sessions, workers=args.workers
+                    )
+                    set_second_keys(emulator.url, n, active=setup.second_keys_active, workers=args.workers)
+                    if setup.stale:
+                        aged[n] = age_keys(args.stale_fraction, datetime.now(UTC))
+                        print(f"  aged N={n}: {aged[n].summary()}", flush=True)
+                    for playbook in measured:
                         result = measure(n, state, playbook, inventory, args.repeat)
                         results.append(result)
                         spread = ", ".join(f"{s:.3f}" for s in result.seconds)
@@ -261,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table(results))
     print()
-    for line in same_calls_when_compliant(results) + paging(results):
+    for line in same_calls_when_compliant(results) + per_candidate_key(results, aged) + paging(results):
         print(line)
     problems = 0
     for r in results:

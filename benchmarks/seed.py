@@ -3,22 +3,26 @@
 The shape for N users: N users, half of them with 2 access keys and half with 1 (1.5 keys per user on
 average); N/2 roles trusted by EC2, every third one with a 12-hour MaxSessionDuration (when asked for);
 N/10 customer managed policies, each attached to one role. Calls go out from a thread pool against the
-emulator's URL; nothing here touches the emulator's in-process backend, so it works on any endpoint.
+emulator's URL; only `age_keys` touches the emulator's in-process backend (the API cannot backdate a key),
+so everything else works on any endpoint.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import botocore.config
 
 from remediator.sandbox.demo import EC2_TRUST, WEAK_PASSWORD_POLICY
+from remediator.sandbox.server import DEMO_ACCOUNT_ID
 
 # The values playbooks/cis-iam-baseline.yml asks for (with its default min_password_length). If the
 # baseline changes, a check against an account given this policy stops exiting 0, which the
@@ -35,11 +39,14 @@ BASELINE_PASSWORD_POLICY: dict[str, Any] = {
 __all__ = [
     "BASELINE_PASSWORD_POLICY",
     "WEAK_PASSWORD_POLICY",
+    "Aged",
     "Seeded",
+    "age_keys",
     "iam_client",
     "seed_account",
     "set_password_policy",
     "set_role_sessions",
+    "set_second_keys",
 ]
 
 LONG_SESSION = 43200  # 12 hours, the most AWS allows
@@ -185,3 +192,95 @@ def _verify(iam: Any, *, users: int, roles: int, policies: int) -> None:
     }
     if any(found[kind] < number for kind, number in wanted.items()):
         raise RuntimeError(f"seeding fell short: wanted {wanted}, the account holds {found}")
+
+
+def set_second_keys(url: str, users: int, *, active: bool, workers: int = 4) -> int:
+    """Make the second access key of every two-key seeded user Active or Inactive (one active key per user,
+    CIS 1.13, when inactive). Switches the state of an account that seed_account made; returns how many
+    keys were updated."""
+    iam = iam_client(url, pool=workers)
+    status = "Active" if active else "Inactive"
+
+    def switch(name: str) -> int:
+        keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+        if len(keys) < 2:
+            return 0
+        second = keys[1]  # the emulator lists a user's keys in creation order
+        if second["Status"] == status:
+            return 0
+        iam.update_access_key(UserName=name, AccessKeyId=second["AccessKeyId"], Status=status)
+        return 1
+
+    names = [f"bench-user-{i:05d}" for i in range(users) if i % 2 == 0]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(switch, names))
+
+
+@dataclass(frozen=True)
+class Aged:
+    """What age_keys backdated: `stale_active` is the number of keys a key sweep has to look at."""
+
+    keys: int  # access keys of the seeded users
+    stale: int  # stale keys: created 200-400 days ago, last used more than 45 days ago or never
+    stale_active: int  # of which active: the candidate keys (an inactive key breaks no rule)
+    never_used: int  # of the stale keys
+    users: int  # users holding a stale key (their creation is backdated before their oldest key)
+    all_stale_users: int  # users whose every key is stale: the users an unused-user sweep may flag
+
+    def summary(self) -> str:
+        return (
+            f"{self.stale} of {self.keys} access keys stale ({self.stale_active} active, {self.never_used} never"
+            f" used) on {self.users} users ({self.all_stale_users} with no other key)"
+        )
+
+
+def age_keys(fraction: float, now: datetime, *, account_id: str = DEMO_ACCOUNT_ID) -> Aged:
+    """Make round(fraction x all keys) of the seeded users' access keys stale, in-process on moto's backend.
+
+    The API cannot backdate a key, so this writes moto's objects directly (as remediator.sandbox.demo does):
+    it only works when the emulator runs in this process. A stale key was created 200-400 days before `now`
+    and last used 46 or more days ago, or (every other one) never. Active keys are chosen first, at random
+    with a fixed seed (an even spread would line up with the seeding's alternate one-key and two-key users),
+    so while `fraction` leaves enough active keys every stale key is a candidate for a sweep with
+    unused_days 45 / max_age_days 90; inactive keys are aged only when the active ones run out.
+    The creation date of a user holding a stale key is moved before its oldest key (a user cannot be younger
+    than its keys). Other users and keys are left as they are. Deterministic for the same account and now.
+    """
+    from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be between 0 and 1, not {fraction}")
+    backend = iam_backends[account_id]["global"]
+    users = sorted((u for name, u in backend.users.items() if name.startswith("bench-user-")), key=lambda u: u.name)
+    keys = [(user, key) for user in users for key in user.access_keys]
+    active = [pair for pair in keys if pair[1].status == "Active"]
+    inactive = [pair for pair in keys if pair[1].status != "Active"]
+    wanted = round(fraction * len(keys))
+
+    pick = random.Random(0)
+    ids = {key.access_key_id for _, key in pick.sample(active, min(wanted, len(active)))}
+    ids |= {key.access_key_id for _, key in pick.sample(inactive, max(0, wanted - len(active)))}
+    chosen = [(user, key) for user, key in keys if key.access_key_id in ids]  # in user order
+    oldest: dict[str, datetime] = {}
+    never = 0
+    for j, (user, key) in enumerate(chosen):
+        created_days = 200 + (j * 37) % 201  # 200..400
+        key.create_date = now - timedelta(days=created_days)
+        if j % 2 == 0:
+            key.last_used = None
+            never += 1
+        else:
+            used_days = 46 + (j * 53) % (created_days - 46)  # 46..created_days - 1: after its creation
+            key.last_used = AccessKeyLastUsed(now - timedelta(days=used_days), "s3", "us-east-1")
+        oldest[user.name] = min(oldest.get(user.name, key.create_date), key.create_date)
+    by_name = {user.name: user for user in users}
+    for name, moment in oldest.items():
+        by_name[name].create_date = moment - timedelta(days=30)
+    return Aged(
+        keys=len(keys),
+        stale=len(chosen),
+        stale_active=sum(1 for _, key in chosen if key.status == "Active"),
+        never_used=never,
+        users=len(oldest),
+        all_stale_users=sum(1 for name in oldest if all(k.access_key_id in ids for k in by_name[name].access_keys)),
+    )
