@@ -144,7 +144,9 @@ def _last_use_source(rules: Rules, key: dict[str, Any], crowded: bool, marks: di
             return LIVE  # the least recently used key is chosen on live dates only
         if rules.older_than(created, rules.unused_cutoff):
             recent = slot is not None and slot.last_used is not None and slot.last_used >= rules.unused_cutoff
-            return REPORT if recent else LIVE
+            # Report mode only reports: the report's dates (at most hours behind) are evidence enough. A key
+            # that would be deactivated or deleted is confirmed live first.
+            return REPORT if recent or (slot is not None and not rules.destructive) else LIVE
         if rules.older_than(created, rules.rotation_cutoff):
             return REPORT if slot is not None else LIVE  # evidence only: rotation is judged on creation
         return None
@@ -424,7 +426,8 @@ class AccessKeys(Module):
 
         rules_hit: list[tuple[str, tuple[str, ...], str]] = []  # (rule, controls, severity)
         unused = None
-        if rules.unused_days is not None and key.get("LastUsedSource") == LIVE:
+        # Unused is judged on live dates, or, in report mode, on the credential report's (read() decides).
+        if rules.unused_days is not None and key.get("LastUsedSource") in (LIVE, REPORT):
             cutoff = rules.unused_cutoff
             assert cutoff is not None
             if (used is not None and used < cutoff) or (used is None and rules.older_than(created, cutoff)):
