@@ -461,6 +461,8 @@ class Users(Module):
             )
             if not candidate:
                 continue
+            if args.get("action", "report") == "report":
+                continue  # findings only: the report's evidence (hours old at most) is enough
             _confirm(ctx, user)
             if will_delete(user, args, now):
                 _read_dependents(ctx, user)
