@@ -140,8 +140,8 @@ def _last_use_source(rules: Rules, key: dict[str, Any], crowded: bool, marks: di
     """Where a key's last use must come from: LIVE, REPORT, or None (no rule can match it)."""
     created = _time(key["CreateDate"])
     if key["Status"] == "Active":
-        if crowded:
-            return LIVE  # the least recently used key is chosen on live dates only
+        if crowded:  # a key to deactivate is chosen on live dates; a report may use the report's
+            return REPORT if slot is not None and not rules.destructive else LIVE
         if rules.older_than(created, rules.unused_cutoff):
             recent = slot is not None and slot.last_used is not None and slot.last_used >= rules.unused_cutoff
             # Report mode only reports: the report's dates (at most hours behind) are evidence enough. A key
@@ -373,7 +373,7 @@ class AccessKeys(Module):
         active = [k for k in keys if k["Status"] == "Active"]
         if rules.max_active is None or len(active) <= rules.max_active:
             return {}
-        if any(k.get("LastUsedSource") != LIVE for k in active):
+        if any(k.get("LastUsedSource") not in (LIVE, REPORT) for k in active):
             return {}  # never choose on partial evidence
 
         def recency(key: dict[str, Any]) -> tuple[datetime, str]:
