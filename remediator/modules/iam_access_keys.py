@@ -22,11 +22,11 @@ reported with the reason.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from remediator import selection
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.credreport import KeyRow, UserRow, credential_report
@@ -48,12 +48,8 @@ LIVE, REPORT = "GetAccessKeyLastUsed", "credential report"
 
 
 def selected(user: str, args: dict[str, Any]) -> bool:
-    """include/exclude: user name globs (IAM names are case-insensitive)."""
-    name = user.casefold()
-    include, exclude = args.get("include") or [], args.get("exclude") or []
-    if include and not any(fnmatch.fnmatchcase(name, g.casefold()) for g in include):
-        return False
-    return not any(fnmatch.fnmatchcase(name, g.casefold()) for g in exclude)
+    """include/exclude: user name globs."""
+    return selection.selected([user], args.get("include"), args.get("exclude"))
 
 
 def _day(value: str | None) -> date | None:

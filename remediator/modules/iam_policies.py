@@ -15,12 +15,11 @@ modules already made. Three rules, each on unless the task turns it off:
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from remediator import policydoc, policylint
+from remediator import policydoc, policylint, selection
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.errors import ArgError
@@ -54,9 +53,7 @@ class Document:
 
 
 def _wanted(name: str, include: list[str], exclude: list[str]) -> bool:
-    if include and not any(fnmatch.fnmatchcase(name, g) for g in include):
-        return False
-    return not any(fnmatch.fnmatchcase(name, g) for g in exclude)
+    return selection.selected([name], include, exclude)
 
 
 def _default_document(policy: dict[str, Any]) -> Any:

@@ -7,10 +7,10 @@ touched: when a rule would otherwise have matched them, they are reported (sever
 
 from __future__ import annotations
 
-import fnmatch
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from remediator import selection
 from remediator.aws.context import ReadContext
 from remediator.errors import ArgError, AwsError
 from remediator.model import ApiCall, Change, Finding
@@ -28,10 +28,10 @@ from remediator.timeutil import parse_time
 MIN_SESSION, MAX_SESSION = 3600, 43200
 
 
-def matches(role: dict[str, Any], patterns: list[str]) -> bool:
-    """A glob matches the name, the path, or path + name (IAM names are case-insensitive)."""
-    subjects = [role["RoleName"], role["Path"], role["Path"] + role["RoleName"]]
-    return any(fnmatch.fnmatchcase(s.casefold(), p.casefold()) for s in subjects for p in patterns)
+def selected(role: dict[str, Any], args: dict[str, Any]) -> bool:
+    """include/exclude: globs on the role's name, path, or path + name."""
+    names = selection.subjects(role["RoleName"], role["Path"])
+    return selection.selected(names, args.get("include"), args.get("exclude"))
 
 
 def unused_evidence(role: dict[str, Any], now: datetime, days: int) -> str | None:
@@ -126,9 +126,7 @@ class Roles(Module):
         swept = 0
         for role in current["roles"]:
             name = role["RoleName"]
-            if args.get("include") and not matches(role, args["include"]):
-                continue
-            if args.get("exclude") and matches(role, args["exclude"]):
+            if not selected(role, args):
                 continue
             address = f"{scope}/{self.name}/{name}"
             above = cap is not None and role["MaxSessionDuration"] > cap

@@ -26,12 +26,11 @@ of its own (address `.../<user>/console`) that cannot be undone, so the rest sta
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from remediator import policydoc
+from remediator import policydoc, selection
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details, login_profile_exists
 from remediator.credreport import UserRow, credential_report, rows_by_user
@@ -57,17 +56,10 @@ DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCrede
 # --- pure judgement -------------------------------------------------------------------------------------
 
 
-def matches(user: dict[str, Any], patterns: list[str]) -> bool:
-    """A glob matches the name, the path, or path + name (IAM names are case-insensitive)."""
-    path = user.get("Path") or "/"
-    subjects = [user["UserName"], path, path + user["UserName"]]
-    return any(fnmatch.fnmatchcase(s.casefold(), p.casefold()) for s in subjects for p in patterns)
-
-
 def selected(user: dict[str, Any], args: dict[str, Any]) -> bool:
-    if args.get("include") and not matches(user, args["include"]):
-        return False
-    return not (args.get("exclude") and matches(user, args["exclude"]))
+    """include/exclude: globs on the user's name, path, or path + name."""
+    names = selection.subjects(user["UserName"], user.get("Path") or "/")
+    return selection.selected(names, args.get("include"), args.get("exclude"))
 
 
 def _when(value: str | None) -> datetime | None:
