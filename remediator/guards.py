@@ -56,7 +56,7 @@ def check_own_credentials(run: AccountRun, ctx: ReadContext) -> None:
             continue
         if call.operation == "put_user_policy" and call.params.get("PolicyName") != QUARANTINE_POLICY:
             continue  # an inline policy a task manages on purpose, not a quarantine
-        if (own.access_key_id and key == own.access_key_id) or (
+        if (key and key in own.key_ids) or (
             own.user_name and user == own.user_name and call.operation != "update_access_key"
         ):
             raise GuardError(

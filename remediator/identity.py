@@ -17,6 +17,12 @@ class RunIdentity:
     user_name: str | None  # set when the run signs as an IAM user
     role_name: str | None  # set when the run signs as an assumed role
     access_key_id: str | None
+    base_access_key_id: str | None = None  # the long-term key that assumed the role, when there is one
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """Every access key the run depends on: the signing key and the key that assumed the role."""
+        return frozenset(k for k in (self.access_key_id, self.base_access_key_id) if k)
 
     def reason(self) -> str:
         who = f"user {self.user_name}" if self.user_name else f"role {self.role_name}" if self.role_name else self.arn
@@ -32,6 +38,6 @@ def run_identity(ctx: ReadContext) -> RunIdentity:
         kind, _, rest = resource.partition("/")
         user = rest.rsplit("/", 1)[-1] if kind == "user" else None
         role = rest.split("/", 1)[0] if kind == "assumed-role" else None
-        return RunIdentity(arn, user, role, ctx.session.access_key_id())
+        return RunIdentity(arn, user, role, ctx.session.access_key_id(), ctx.session.base_access_key_id)
 
     return ctx.fact("run_identity", load)

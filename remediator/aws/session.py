@@ -101,6 +101,7 @@ class AccountSession:
         self._lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._identity: dict[str, Any] | None = None
+        self.base_access_key_id: str | None = None  # the key that assumed role_arn, if any
 
     def client(self, service: str, region: str | None = None) -> Client:
         region = region or self.account.region
@@ -114,7 +115,9 @@ class AccountSession:
         """A read-only session on the same credentials (no second AssumeRole)."""
         if self.read_only:
             return self
-        return AccountSession(self.account, read_only=True, policy=self.policy, boto_session=self._session())
+        reader = AccountSession(self.account, read_only=True, policy=self.policy, boto_session=self._session())
+        reader.base_access_key_id = self.base_access_key_id
+        return reader
 
     def identity(self) -> dict[str, Any]:
         """GetCallerIdentity, once; used to check we reached the account the inventory names."""
@@ -150,6 +153,8 @@ class AccountSession:
             base = boto3.Session(region_name=account.region, **_EMULATOR_CREDENTIALS)
         if not account.role_arn:
             return base
+        base_credentials = base.get_credentials()
+        self.base_access_key_id = base_credentials.access_key if base_credentials else None
         sts = Client(self._raw_client(base, "sts", account.region, firewall=False), self.policy)
         params: dict[str, Any] = {
             "RoleArn": account.role_arn,

@@ -14,7 +14,8 @@ Reading costs about one call per candidate key plus a constant, not one per user
    A key the report proves was used within the window (its slot matched to the key by creation time)
    keeps the report's date and costs no call; a key younger than every window is not read at all.
 
-`read` returns the moment of reading (`now`) and the run's own access key id, so `plan` is pure. Each key
+`read` returns the moment of reading (`now`) and the run's own access key ids (the signing key, and the key
+that assumed the run's role), so `plan` is pure. Each key
 is one change or one finding with its evidence. A key is only ever changed for what it matches itself
 (Cloud Custodian's #5583 disabled users' other keys); the key the run signs with is never changed but
 reported with the reason.
@@ -284,9 +285,9 @@ class AccessKeys(Module):
         now = datetime.now(UTC)
         rules = Rules.of(args, now)
         marks: dict[str, dict[str, str]] = {}
-        own = None
+        own: list[str] = []
         if rules.destructive:
-            own = run_identity(ctx).access_key_id
+            own = sorted(run_identity(ctx).key_ids)
             for detail in authorization_details(ctx)["UserDetailList"]:
                 found = deactivated_keys(detail.get("Tags"))
                 if found and selected(detail["UserName"], args):
@@ -319,7 +320,7 @@ class AccessKeys(Module):
                         raise
                 keys.append(_with_last_use(key, source, live, slot))
             users.append({"UserName": name, "DeactivatedKeys": user_marks, "Keys": keys})
-        return {"now": now.isoformat(), "own_key": own, "users": users}
+        return {"now": now.isoformat(), "own_keys": own, "users": users}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         user_name, _, key_id = resource.partition("/")
@@ -333,7 +334,8 @@ class AccessKeys(Module):
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         now = parse_time(current["now"])
         rules = Rules.of(args, now)
-        own = current.get("own_key")
+        # the signing key and, when the run assumed a role, the key that assumed it
+        own = set(current.get("own_keys") or []) | ({current["own_key"]} if current.get("own_key") else set())
         changes: list[Change] = []
         findings: list[Finding] = []
         checked = users = 0
@@ -363,7 +365,7 @@ class AccessKeys(Module):
     # -- per-key judgement ----------------------------------------------------------------------------
 
     @staticmethod
-    def _extras(rules: Rules, keys: list[dict[str, Any]], own: str | None, now: datetime) -> dict[str, int]:
+    def _extras(rules: Rules, keys: list[dict[str, Any]], own: set[str], now: datetime) -> dict[str, int]:
         """Active keys above max_active_per_user, least recently used first (a never-used key counts from its
         creation; the key signing this run is in use now). AccessKeyId → the user's active key count."""
         active = [k for k in keys if k["Status"] == "Active"]
@@ -373,7 +375,7 @@ class AccessKeys(Module):
             return {}  # never choose on partial evidence
 
         def recency(key: dict[str, Any]) -> tuple[datetime, str]:
-            if own and key["AccessKeyId"] == own:
+            if key["AccessKeyId"] in own:
                 return now, key["AccessKeyId"]
             moment = _time(key.get("LastUsedDate")) or _time(key.get("CreateDate")) or datetime.min.replace(tzinfo=UTC)
             return moment, key["AccessKeyId"]
@@ -389,7 +391,7 @@ class AccessKeys(Module):
         key: dict[str, Any],
         marks: dict[str, str],
         extras: dict[str, int],
-        own: str | None,
+        own: set[str],
         now: datetime,
     ) -> tuple[Change | None, Finding | None]:
         key_id = key["AccessKeyId"]
@@ -398,7 +400,7 @@ class AccessKeys(Module):
         proof = evidence(user, key, now)
         created = _time(key.get("CreateDate"))
         used = _time(key.get("LastUsedDate"))
-        is_own = bool(own) and key_id == own
+        is_own = key_id in own
 
         if key["Status"] != "Active":
             day = _day(marks.get(key_id))

@@ -267,3 +267,20 @@ def test_a_key_used_between_plan_and_apply_is_stale_and_left_alone(iam, aws, wor
     assert status(iam, "mia") == {used_later: "Active"}
     assert status(iam, "ned") == {still_idle: "Inactive"}
     assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+
+
+def test_the_key_that_assumes_the_runs_role_is_protected_too(iam, aws, workdir, calls, monkeypatch):
+    """A run that assumes a role signs with temporary keys; the long-term key behind them stays active."""
+    base = iam.create_user(UserName="runner") and iam.create_access_key(UserName="runner")["AccessKey"]
+    age(base["AccessKeyId"], 400, 200)
+    import moto.iam.models
+
+    monkeypatch.setattr(moto.iam.models, "mark_account_as_visited", lambda **_: None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", base["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", base["SecretAccessKey"])
+    role = f"arn:aws:iam::{ACCOUNT}:role/remediator"
+    inv = write_inventory(workdir, aws, test={"role_arn": role})
+    result = cli("run", write(workdir, "play.yml", DEACTIVATE), "-i", inv)
+    assert calls.count("AssumeRole") == 1
+    assert status(iam, "runner") == {base["AccessKeyId"]: "Active"}, result.out + result.err
+    assert "the key this run signs with" in result.out
