@@ -7,6 +7,7 @@ mutating operation before it is sent; writable ones are held only by the applier
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,6 +33,17 @@ CLIENT_HOOKS: list[Callable[[Any], None]] = []
 _EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+def is_loopback(endpoint_url: str | None) -> bool:
+    """An endpoint on this machine: the sandbox or a test emulator, never AWS (nor a VPC or FIPS endpoint).
+
+    Only these get the emulator's placeholder credentials when none are configured.
+    """
+    if not endpoint_url:
+        return False
+    host = (urllib.parse.urlsplit(endpoint_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def is_mutating(operation_name: str) -> bool:
     return not operation_name.startswith(READ_PREFIXES)
 
@@ -51,7 +63,7 @@ class Client:
 
     def pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page of a paginated operation, each page fetched (and retried) on its own."""
-        config = self.raw.get_paginator(operation)._pagination_cfg
+        config = self._pagination(operation)
         input_tokens = _as_list(config["input_token"])
         output_tokens = _as_list(config["output_token"])
         more_key = config.get("more_results")
@@ -64,6 +76,17 @@ class Client:
             if not any(tokens):
                 return
             params = {**params, **dict(zip(input_tokens, tokens, strict=True))}
+
+    def _pagination(self, operation: str) -> dict[str, Any]:
+        """botocore's paginator settings; IAM lists it has none for (ListServiceSpecificCredentials) still
+        page with Marker / IsTruncated, as their model says."""
+        if self.raw.can_paginate(operation):
+            return dict(self.raw.get_paginator(operation)._pagination_cfg)
+        model = self.raw.meta.service_model.operation_model(self.raw.meta.method_to_api_mapping[operation])
+        outputs = model.output_shape.members if model.output_shape else {}
+        if "Marker" in model.input_shape.members and "IsTruncated" in outputs:
+            return {"input_token": "Marker", "output_token": "Marker", "more_results": "IsTruncated"}
+        raise RemediatorError(f"{operation} is not a paginated operation")
 
     def __getattr__(self, operation: str) -> Callable[..., dict[str, Any]]:
         if operation.startswith("_"):
@@ -149,7 +172,7 @@ class AccountSession:
             base = boto3.Session(profile_name=account.profile, region_name=account.region)
         except botocore.exceptions.ProfileNotFound:
             raise RemediatorError(f"account {account.name!r}: AWS profile {account.profile!r} not found")
-        if account.endpoint_url and base.get_credentials() is None:
+        if is_loopback(account.endpoint_url) and base.get_credentials() is None:
             base = boto3.Session(region_name=account.region, **_EMULATOR_CREDENTIALS)
         if not account.role_arn:
             return base
@@ -198,8 +221,4 @@ class AccountSession:
         raw.meta.events.register("before-parameter-build.*.*", before_call)
         for hook in CLIENT_HOOKS:
             hook(raw)
-        if self.account.endpoint_url:  # an emulator: answer what it lacks (after tests' own injections)
-            from remediator.sandbox import shims
-
-            shims.install(raw)
         return raw

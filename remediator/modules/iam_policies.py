@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediator import policydoc, policylint, selection
+from remediator import userpolicies as user_policies
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.errors import ArgError
@@ -27,7 +28,6 @@ from remediator.model import Finding
 from remediator.registry import Module, PlanResult, register
 
 FULL_ADMIN_CONTROLS = ("CIS v3.0 1.16", "CIS v5.0 1.15")
-USER_ATTACHMENT_CONTROLS = ("CIS v3.0 1.15", "CIS v5.0 1.14")
 SERVICE_ROLE_PATH = "/aws-service-role/"
 
 # entity kind → (list key, name key, inline list key, inline size limit)
@@ -209,22 +209,14 @@ class Policies(Module):
     ) -> list[Finding]:
         findings = []
         for user in details.get("UserDetailList", []):
-            names = [
-                f"managed {p.get('PolicyName') or p['PolicyArn'].rsplit('/', 1)[-1]}"
-                for p in user.get("AttachedManagedPolicies", [])
-            ] + [f"inline {p.get('PolicyName', '')}" for p in user.get("UserPolicyList", [])]
-            names = [n for n in names if _wanted(n.split(" ", 1)[1], include, exclude)]
-            if names:
-                findings.append(
-                    Finding(
-                        f"{base}/user/{user['UserName']}",
-                        user["Arn"],
-                        "medium",
-                        f"user {user['UserName']} has policies attached directly, not through a group: "
-                        f"{', '.join(sorted(names))}",
-                        USER_ATTACHMENT_CONTROLS,
-                    )
-                )
+            policies = user_policies.own_policies(
+                [p["PolicyArn"] for p in user.get("AttachedManagedPolicies", [])],
+                [p.get("PolicyName", "") for p in user.get("UserPolicyList", [])],
+                lambda name: _wanted(name, include, exclude),
+            )
+            found = user_policies.finding(f"{base}/user/{user['UserName']}", user["Arn"], user["UserName"], policies)
+            if found:
+                findings.append(found)
         return findings
 
     def _lint(self, details: dict[str, Any], docs: list[Document], base: str) -> list[Finding]:

@@ -341,11 +341,9 @@ class Role(Module):
                 before[field], after[field] = live, wanted
         if not after:
             return None
-        # UpdateRole is sent both fields: the emulator (unlike AWS) resets a field UpdateRole is not given.
-        both = ("Description", "MaxSessionDuration")
-        keep = {f: role[f] for f in both} if any(f in after for f in both) else {}
-        calls = self._role_calls(name, {**keep, **after})
-        undo = self._role_calls(name, {**keep, **before})
+        # Only the fields compared: an edit made to another field between plan and apply survives.
+        calls = self._role_calls(name, after)
+        undo = self._role_calls(name, before)
         summary = ", ".join(
             "trust policy changed"
             if f == "AssumeRolePolicyDocument"

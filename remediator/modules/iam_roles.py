@@ -189,5 +189,5 @@ def state(role: dict[str, Any]) -> dict[str, Any]:
 
 
 def _session_params(role: dict[str, Any], seconds: int) -> dict[str, Any]:
-    # The live Description goes too: the emulator (unlike AWS) clears a field UpdateRole is not given.
-    return {"RoleName": role["RoleName"], "Description": role["Description"], "MaxSessionDuration": seconds}
+    # Only the field compared: AWS leaves a field UpdateRole is not given as it is.
+    return {"RoleName": role["RoleName"], "MaxSessionDuration": seconds}

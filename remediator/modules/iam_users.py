@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from remediator import policydoc, selection
+from remediator import userpolicies as user_policies
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details, login_profile_exists
 from remediator.credreport import UserRow, credential_report, rows_by_user
@@ -47,7 +48,6 @@ QUARANTINE_DOCUMENT = {
 }
 UNUSED_CONTROLS = ("CIS v3.0 1.12", "CIS v5.0 1.11")
 MFA_CONTROLS = ("CIS v3.0 1.10", "CIS v5.0 1.9")
-USER_POLICY_CONTROLS = ("CIS v3.0 1.15", "CIS v5.0 1.14")
 DESTRUCTIVE_MAX_CHANGES = 25
 CONSOLE_SUFFIX = "/console"
 DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCredentials", "MFADevices")
@@ -326,9 +326,8 @@ def _read_dependents(ctx: ReadContext, user: dict[str, Any]) -> None:
     user["Dependents"] = {
         "SigningCertificates": collect("list_signing_certificates", "Certificates", "CertificateId"),
         "SSHPublicKeys": collect("list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId"),
-        "ServiceSpecificCredentials": sorted(
-            c["ServiceSpecificCredentialId"]
-            for c in iam.call("list_service_specific_credentials", UserName=name).get("ServiceSpecificCredentials", [])
+        "ServiceSpecificCredentials": collect(
+            "list_service_specific_credentials", "ServiceSpecificCredentials", "ServiceSpecificCredentialId"
         ),
         "MFADevices": collect("list_mfa_devices", "MFADevices", "SerialNumber"),
     }
@@ -539,17 +538,10 @@ class Users(Module):
                     )
                 )  # fmt: skip
             if args.get("forbid_user_policies"):
-                inline = [p for p in user.get("InlinePolicies", []) if p != QUARANTINE_POLICY]
-                managed = [a.rsplit("/", 1)[-1] for a in user.get("ManagedPolicies", [])]
-                if inline or managed:
-                    named = ", ".join([f"attached {m}" for m in managed] + [f"inline {p}" for p in inline])
-                    findings.append(
-                        Finding(
-                            address, name, "medium",
-                            f"user {name} has policies of its own ({named}): grant them through a group or role",
-                            USER_POLICY_CONTROLS,
-                        )
-                    )  # fmt: skip
+                policies = user_policies.own_policies(user.get("ManagedPolicies", []), user.get("InlinePolicies", []))
+                found = user_policies.finding(address, name, name, policies)
+                if found:
+                    findings.append(found)
         if changes:
             return PlanResult(changes, findings)
         return PlanResult(findings=findings, noop_reason=self._noop(args, counts))

@@ -29,6 +29,9 @@ class Emulator:
         except ImportError:
             raise RemediatorError("the sandbox needs moto: pip install 'remediator[sandbox]'")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from remediator.sandbox import shims
+
+        shims.install()
         self.port = port or free_port()
         self._server: Any = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         try:

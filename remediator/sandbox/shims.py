@@ -1,36 +1,45 @@
-"""Answers for the few IAM calls the emulator does not implement, for accounts on an emulator endpoint.
+"""Where the emulator differs from AWS, the emulator is corrected, inside the emulator process.
 
-The demo account has no service-specific credentials, so an empty list is the true answer there;
-without it, deleting a user against the sandbox would stop on the emulator's error page. Real AWS
-endpoints never get these handlers.
+These patches change moto's IAM responses on the server side, so they exist only where an emulator
+runs in this process (the embedded one, `remediator sandbox`, the tests' server). A client talking to
+any other endpoint (AWS, a VPC or FIPS endpoint, a proxy) never gets a made-up answer, and the product's
+writes never carry fields only the emulator needs.
+
+- UpdateRole: AWS leaves Description and MaxSessionDuration alone when the call omits them; moto
+  clears the description and resets the session length to 3600.
+- ListServiceSpecificCredentials: moto does not implement it. The emulator cannot create such
+  credentials either, so an empty list is the true answer for every user there.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
-
-_EMPTY_LIST = (
-    "<ListServiceSpecificCredentialsResponse><ListServiceSpecificCredentialsResult>"
-    "<ServiceSpecificCredentials/></ListServiceSpecificCredentialsResult>"
-    "<ResponseMetadata><RequestId>emulator-shim</RequestId></ResponseMetadata>"
-    "</ListServiceSpecificCredentialsResponse>"
-)
+_INSTALLED = False
 
 
-class _Body:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
+def install() -> None:
+    """Patch moto's IAM responses once per process (idempotent)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.iam.responses import IamResponse
 
-    def stream(self, **_: Any) -> Any:
-        yield self._body
+    def update_role(self: Any) -> Any:
+        role = self.backend.get_role(self._get_param("RoleName"))
+        description = self._get_param("Description")
+        duration = self._get_param("MaxSessionDuration")
+        if description is not None:
+            role.description = description
+        if duration is not None:
+            role.max_session_duration = duration
+        return EmptyResult()
 
+    def list_service_specific_credentials(self: Any) -> Any:
+        self.backend.get_user(self._get_param("UserName"))  # NoSuchEntity for an unknown user, as AWS
+        return ActionResult({"ServiceSpecificCredentials": [], "IsTruncated": False})
 
-def _list_service_specific_credentials(request: Any, **_: Any) -> AWSResponse:
-    return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Body(_EMPTY_LIST.encode()))
-
-
-def install(client: Any) -> None:
-    """Register the answers on a botocore client that talks to an emulator."""
-    client.meta.events.register("before-send.iam.ListServiceSpecificCredentials", _list_service_specific_credentials)
+    IamResponse.update_role = update_role
+    IamResponse.list_service_specific_credentials = list_service_specific_credentials
+    _INSTALLED = True
