@@ -25,8 +25,25 @@ from remediator.model import (
 )
 from remediator.planner import replan
 
-# IAM is eventually consistent: a verification that still sees a difference looks again after these pauses.
-VERIFY_PAUSES: tuple[float, ...] = (1.0, 3.0)
+# IAM is eventually consistent: a verification that still sees a difference looks again after these
+# pauses (a minute in all), the time AWS documents changes may take to be seen everywhere.
+VERIFY_PAUSES: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 30.0)
+
+# Calls that bring an IAM entity into existence, and the parameter that names it.
+CREATE_CALLS = {
+    "create_role": ("role", "RoleName"),
+    "create_user": ("user", "UserName"),
+    "create_group": ("group", "GroupName"),
+    "create_instance_profile": ("instance-profile", "InstanceProfileName"),
+}
+# Parameters that name an entity, as Change.creates keys spell them.
+ENTITY_PARAMS = {
+    "RoleName": "role",
+    "UserName": "user",
+    "GroupName": "group",
+    "InstanceProfileName": "instance-profile",
+    "PolicyArn": "policy",
+}
 
 
 def is_stale(live: dict[str, Any] | None, before: dict[str, Any] | None) -> bool:
@@ -36,9 +53,24 @@ def is_stale(live: dict[str, Any] | None, before: dict[str, Any] | None) -> bool
     return any(live.get(key) != value for key, value in before.items())
 
 
-def run_calls(session: AccountSession, calls: tuple[ApiCall, ...]) -> None:
+def named_entities(call: ApiCall) -> set[str]:
+    """The IAM entities a call names, as `kind:name` (`policy:ARN` for managed policies)."""
+    return {f"{kind}:{call.params[param]}" for param, kind in ENTITY_PARAMS.items() if param in call.params}
+
+
+def run_calls(session: AccountSession, calls: tuple[ApiCall, ...], created: set[str] | None = None) -> None:
+    """Run the calls in order. A call naming an entity in `created` (made earlier in this run, or by an
+    earlier call of the same change) waits out IAM's propagation delay instead of failing on NoSuchEntity."""
+    created = created if created is not None else set()
     for call in calls:
-        session.client(call.service, call.region).call(call.operation, **call.params)
+        client = session.client(call.service, call.region)
+        if call.service == "iam" and named_entities(call) & created:
+            client.call_after_create(call.operation, **call.params)
+        else:
+            client.call(call.operation, **call.params)
+        if call.operation in CREATE_CALLS:
+            kind, param = CREATE_CALLS[call.operation]
+            created.add(f"{kind}:{call.params[param]}")
 
 
 def apply_account(run: AccountRun, session: AccountSession, journal: Journal | None) -> None:
@@ -50,6 +82,7 @@ def apply_account(run: AccountRun, session: AccountSession, journal: Journal | N
     reader = session.reader()
     applied_plans = []
     halted = ""
+    created: set[str] = set()  # entities this run has made: calls naming them wait for IAM to propagate
     for plan in run.task_plans:
         if not plan.changes:
             continue
@@ -76,13 +109,15 @@ def apply_account(run: AccountRun, session: AccountSession, journal: Journal | N
                 continue
             seq = journal.begin(run.account, plan.args, change) if journal else 0
             try:
-                run_calls(session, change.calls)
+                run_calls(session, change.calls, created)
             except RemediatorError as exc:
                 if journal:
                     journal.end(seq, FAILED, str(exc))
                 run.results.append(ChangeResult(change.address, FAILED, str(exc)))
                 halted = f"not applied: an earlier change failed ({change.address})"
                 continue
+            if change.creates:
+                created.add(change.creates)
             if journal:
                 journal.end(seq, APPLIED)
             run.results.append(ChangeResult(change.address, APPLIED))

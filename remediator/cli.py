@@ -8,22 +8,16 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from remediator import __version__, guards, planfile, registry
-from remediator.applier import apply_account
-from remediator.aws.session import AccountSession
-from remediator.errors import ConfigError, GuardError, RemediatorError
-from remediator.journal import Journal
+from remediator import __version__, planfile, registry, runner
+from remediator.errors import ConfigError, RemediatorError
 from remediator.loader.extra_vars import parse_extra_vars
 from remediator.loader.inventory import Inventory, implicit_inventory, load_inventory
 from remediator.loader.playbook import load_playbook
-from remediator.model import AccountRun
-from remediator.planner import plan_account
+from remediator.model import FAILED
 from remediator.prepare import Prepared, Selection, prepare
 from remediator.report import EXIT_ERROR, Report, render
 from remediator.templating import Renderer, template_dirs
@@ -33,6 +27,7 @@ log = logging.getLogger("remediator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_output()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -64,6 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _tolerant_output() -> None:
+    """A terminal or pipe that cannot encode a character (PYTHONIOENCODING=ascii, a C locale) gets it
+    escaped: the report of a run that has already written to AWS must never be lost to an encoding."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            reconfigure(errors="backslashreplace")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("plan")
     apply.add_argument("--forks", type=int, default=5)
+    apply.add_argument("--max-changes", type=int, help="refuse a plan that would make more changes than this")
     _output_options(apply)
     apply.set_defaults(handler=cmd_apply, diff=False)
 
@@ -186,76 +191,77 @@ class EmbeddedEmulators:
             self.emulator.stop()
 
 
+def _options(args: argparse.Namespace) -> runner.Options:
+    if getattr(args, "forks", 5) < 1:
+        raise ConfigError("--forks must be 1 or more")
+    if getattr(args, "max_changes", None) is not None and args.max_changes < 0:
+        raise ConfigError("--max-changes must be 0 or more")
+    return runner.Options(
+        check=getattr(args, "check", False),
+        forks=getattr(args, "forks", 5),
+        max_changes=getattr(args, "max_changes", None),
+        journal=getattr(args, "journal", None),
+        diff=getattr(args, "diff", False),
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     playbook, inventory, prepared = load_run_inputs(args)
-    if args.forks < 1:
-        raise ConfigError("--forks must be 1 or more")
-    if args.max_changes is not None and args.max_changes < 0:
-        raise ConfigError("--max-changes must be 0 or more")
+    options = _options(args)
     embedded = EmbeddedEmulators()
+
+    def save_plan(report: Report) -> None:
+        report.playbook = playbook.path
+        if not args.plan_out:
+            return
+        # an embedded emulator ends with this process: the plan says so, and `apply` refuses it clearly
+        as_planned = {a.name: a for a in prepared.accounts}
+        planfile.write(
+            args.plan_out,
+            [replace(run, account=as_planned[run.account.name]) for run in report.runs],
+            playbook=playbook.path,
+            playbook_digest=playbook.digest,
+            inventory_digest=inventory.digest,
+        )
+        report.plan_file = args.plan_out
+
     try:
         accounts = embedded.resolve(prepared.accounts)
-        sessions = {a.name: AccountSession(a, read_only=args.check) for a in accounts}
-
-        def plan_one(account: Any) -> AccountRun:
-            reader = sessions[account.name].reader()
-            return plan_account(account, prepared.task_plans.get(account.name, []), reader)
-
-        with ThreadPoolExecutor(max_workers=args.forks) as pool:
-            runs = list(pool.map(plan_one, accounts))
-        report = Report("check" if args.check else "apply", runs, diff=args.diff, warnings=prepared.warnings)
-        report.playbook = playbook.path
-        try:
-            guards.check_run(runs, args.max_changes)
-        except GuardError as exc:
-            report.error = str(exc)
-        if args.plan_out:
-            # an embedded emulator ends with this process: the plan says so, and `apply` refuses it clearly
-            as_planned = {a.name: a for a in prepared.accounts}
-            planfile.write(
-                args.plan_out,
-                [replace(run, account=as_planned[run.account.name]) for run in runs],
-                playbook=playbook.path,
-                playbook_digest=playbook.digest,
-                inventory_digest=inventory.digest,
-            )
-            report.plan_file = args.plan_out
-        if not args.check and not report.error:
-            apply_runs(report, runs, sessions, args)
+        report = runner.run_playbook(
+            accounts, prepared.task_plans, options, warnings=prepared.warnings, before_apply=save_plan
+        )
         return emit(report, args)
     finally:
         embedded.stop()
 
 
-def apply_runs(
-    report: Report, runs: list[AccountRun], sessions: dict[str, AccountSession], args: argparse.Namespace
-) -> None:
-    if not any(run.changes for run in runs):
-        return
-    path = args.journal or default_journal_path()
-    journal = Journal(path)
-    report.journal = str(path)
-    with ThreadPoolExecutor(max_workers=max(1, getattr(args, "forks", 5))) as pool:
-        list(pool.map(lambda run: apply_account(run, sessions[run.account.name], journal), runs))
-
-
-def default_journal_path() -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return Path(".remediator") / "journal" / f"{stamp}.jsonl"
-
-
 def emit(report: Report, args: argparse.Namespace) -> int:
+    """Write the report (file first, then stdout) and every error to stderr."""
     if args.report:
         Path(args.report).write_text(render(report, args.format), encoding="utf-8")
         sys.stdout.write(render(report, "text"))
     else:
         sys.stdout.write(render(report, args.format))
-    if report.error:
-        print(f"error: {report.error}", file=sys.stderr)
-    for run in report.runs:
-        if run.error:
-            print(f"error: account {run.account.name!r}: {run.error}", file=sys.stderr)
+    sys.stdout.flush()
+    for line in error_lines(report):
+        print(f"error: {line}", file=sys.stderr)
     return report.exit_code
+
+
+def error_lines(report: Report) -> list[str]:
+    """The run's errors, one line each: the run's, each account's, and each failed task's own."""
+    lines = [report.error] if report.error else []
+    for run in report.runs:
+        name = run.account.name
+        if run.error:
+            lines.append(f"account {name!r}: {run.error}")
+        for plan in run.task_plans:
+            if plan.error and not run.error:
+                lines.append(f"account {name!r}: {plan.location}: task {plan.task!r}: {plan.error}")
+        for result in run.results:
+            if result.status == FAILED:
+                lines.append(f"account {name!r}: {result.address}: {result.message}")
+    return lines
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -264,10 +270,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise ConfigError(
             "the plan names the embedded emulator, which ended with the run that planned it", file=args.plan
         )
-    sessions = {run.account.name: AccountSession(run.account, read_only=False) for run in runs}
-    report = Report("apply", runs)
+    report = runner.apply_plan(runs, _options(args))
     report.plan_file = args.plan
-    apply_runs(report, runs, sessions, args)
     return emit(report, args)
 
 

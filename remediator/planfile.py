@@ -111,7 +111,12 @@ def _check_call(call: ApiCall, allowed: set[str], where: str) -> None:
     operation = names.get(call.operation)
     if operation is None or f"{call.service}:{operation}".lower() not in allowed:
         raise ConfigError(f"{where}: call {call} is not one module may make")
-    report = ParamValidator().validate(call.params, model.operation_model(operation).input_shape)
+    shape = model.operation_model(operation).input_shape
+    if shape is None:  # an operation without parameters (DeleteAccountPasswordPolicy)
+        if call.params:
+            raise ConfigError(f"{where}: call {call} takes no parameters")
+        return
+    report = ParamValidator().validate(call.params, shape)
     if report.has_errors():
         problem = " ".join(report.generate_report().split())
         raise ConfigError(f"{where}: call {call}: {problem}")

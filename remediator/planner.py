@@ -6,6 +6,7 @@ import logging
 
 from remediator import guards, registry
 from remediator.aws.context import ReadContext
+from remediator.aws.retry import RetryPolicy
 from remediator.aws.session import AccountSession
 from remediator.errors import GuardError, RemediatorError
 from remediator.model import Account, AccountRun, Change, TaskPlan
@@ -29,13 +30,37 @@ def plan_task(ctx: ReadContext, plan: TaskPlan) -> None:
     plan.changes, plan.findings, plan.noop_reason = result.changes, result.findings, result.noop_reason
 
 
-def plan_account(account: Account, plans: list[TaskPlan], session: AccountSession) -> AccountRun:
-    run = AccountRun(account=account, task_plans=plans)
-    ctx = ReadContext(session)
+# Reaching an account is one GetCallerIdentity with few retries: a dead endpoint or missing credentials
+# fail the account within the minute, instead of each task retrying on its own.
+REACH_POLICY = RetryPolicy(attempts=2, base_delay=1.0, max_delay=5.0, total_seconds=20.0)
+
+
+def reach(session: AccountSession) -> AccountSession:
+    """The account's read-only session, once one call has proven that the account answers, with
+    credentials for the account the inventory names."""
     try:
-        session.verify_account()
+        reader = session.reader()
+        reader.verify_account(REACH_POLICY)
     except RemediatorError as exc:
-        run.error = str(exc)
+        raise RemediatorError(f"cannot reach the account: {exc}")
+    return reader
+
+
+def fail_account(run: AccountRun, reason: str) -> None:
+    """An account that cannot be reached: its error, and every task it would have run marked failed."""
+    run.error = reason
+    for plan in run.task_plans:
+        if not plan.skipped and not plan.error:
+            plan.error = "not run: the account could not be reached"
+
+
+def plan_account(account: Account, plans: list[TaskPlan], session: AccountSession) -> AccountRun:
+    """Reach the account, plan its tasks with read-only clients, and check the guards on the whole plan."""
+    run = AccountRun(account=account, task_plans=plans)
+    try:
+        ctx = ReadContext(reach(session))
+    except RemediatorError as exc:
+        fail_account(run, str(exc))
         return run
     for plan in plans:
         if not plan.skipped:

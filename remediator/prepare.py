@@ -52,6 +52,7 @@ def prepare(
                 f"{_some(inventory.accounts)}; groups: {_some(inventory.groups)})",
                 file=inventory.path,
             )
+    _check_tags(playbook, selection)
     accounts: dict[str, Account] = {}
     plans: dict[str, list[TaskPlan]] = {}
     warnings: list[str] = []
@@ -71,7 +72,41 @@ def prepare(
                 if not _selected(task, selection):
                     continue
                 plans.setdefault(name, []).extend(_prepare_task(play, task, account, variables, renderer, warnings))
+    _check_distinct_accounts(inventory, list(accounts.values()))
     return Prepared(list(accounts.values()), plans, warnings)
+
+
+def _check_tags(playbook: Playbook, selection: Selection) -> None:
+    """A --tags value no task carries is a typo, not a compliant run: name it before any call."""
+    if not selection.tags:
+        return
+    known = {tag for play in playbook.plays for task in play.tasks for tag in task.tags}
+    unknown = [tag for tag in selection.tags if tag not in known]
+    if len(unknown) == len(selection.tags):
+        listed = ", ".join(sorted(known)) or "none"
+        raise ConfigError(
+            f"--tags {','.join(selection.tags)!r} matches no task (tags in the playbook: {listed})",
+            file=playbook.path,
+        )
+
+
+def _check_distinct_accounts(inventory: Inventory, accounts: list[Account]) -> None:
+    """Two inventory names for one account id would apply every change twice, racing each other."""
+    seen: dict[str, str] = {}
+    for account in accounts:
+        if not account.account_id:
+            continue
+        first = seen.setdefault(account.account_id, account.name)
+        if first != account.name:
+            entry = inventory.accounts[account.name]
+            raise ConfigError(
+                f"accounts {first!r} and {account.name!r} have the same account_id {account.account_id}:"
+                " each change would be applied twice; keep one name per account",
+                file=entry.file,
+                line=entry.key_lines.get("account_id", entry.line),
+                account=account.name,
+                field="account_id",
+            )
 
 
 def _some(names: Any, most: int = 8) -> str:

@@ -33,6 +33,9 @@ def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         retry, "DEFAULT_POLICY", retry.RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=5)
     )
+    monkeypatch.setattr(
+        retry, "PROPAGATION_POLICY", retry.RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=5)
+    )
     monkeypatch.setattr(applier, "VERIFY_PAUSES", ())
     monkeypatch.setattr(credreport, "POLL_PAUSES", (0.0, 0.0, 0.0))
 

@@ -58,15 +58,28 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def is_retryable(exc: BaseException) -> bool:
+# IAM is eventually consistent: an entity created a moment ago may not be visible to the next call yet.
+# A call that names an entity the run has just created retries NoSuchEntity for up to two minutes, as
+# Terraform's AWS provider does (its IAM propagation timeout); nothing else retries it.
+PROPAGATION_POLICY = RetryPolicy(attempts=12, base_delay=1.0, max_delay=15.0, total_seconds=120.0)
+NOT_YET_VISIBLE = frozenset({"NoSuchEntity"})
+
+
+def is_retryable(exc: BaseException, also: frozenset[str] = frozenset()) -> bool:
     if isinstance(exc, botocore.exceptions.ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
-        return error_code(exc) in THROTTLING_CODES or status >= 500
+        code = error_code(exc)
+        return code in THROTTLING_CODES or code in also or status >= 500
     return isinstance(exc, CONNECTION_ERRORS)
 
 
-def call_with_retry(fn: Callable[[], T], operation: str, policy: RetryPolicy | None = None) -> T:
-    """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message')."""
+def call_with_retry(
+    fn: Callable[[], T], operation: str, policy: RetryPolicy | None = None, also: frozenset[str] = frozenset()
+) -> T:
+    """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message').
+
+    `also` names error codes retried besides throttling and server errors (NoSuchEntity after a create).
+    """
     policy = policy or DEFAULT_POLICY
 
     def log_retry(state: tenacity.RetryCallState) -> None:
@@ -82,7 +95,7 @@ def call_with_retry(fn: Callable[[], T], operation: str, policy: RetryPolicy | N
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.total_seconds),
         wait=tenacity.wait_random_exponential(multiplier=policy.base_delay, max=policy.max_delay),
-        retry=tenacity.retry_if_exception(is_retryable),
+        retry=tenacity.retry_if_exception(lambda exc: is_retryable(exc, also)),
         before_sleep=log_retry,
         reraise=True,
     )

@@ -30,6 +30,7 @@ CALL_OBSERVERS: list[Callable[[str, str, str, dict[str, Any], bool], None]] = []
 # responses AWS gives where the emulator differs.
 CLIENT_HOOKS: list[Callable[[Any], None]] = []
 
+OPEN_POLICY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=5.0, total_seconds=20.0)
 _EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -60,6 +61,13 @@ class Client:
         if method is None:
             raise RemediatorError(f"unknown {self.raw.meta.service_model.service_name} operation {operation!r}")
         return call_with_retry(lambda: method(**params), operation, self.policy)
+
+    def call_after_create(self, operation: str, **params: Any) -> dict[str, Any]:
+        """A call naming an entity this run has just created: NoSuchEntity is retried while IAM propagates it."""
+        method = getattr(self.raw, operation)
+        return call_with_retry(
+            lambda: method(**params), operation, retry.PROPAGATION_POLICY, also=retry.NOT_YET_VISIBLE
+        )
 
     def pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page of a paginated operation, each page fetched (and retried) on its own."""
@@ -142,18 +150,21 @@ class AccountSession:
         reader.base_access_key_id = self.base_access_key_id
         return reader
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self, policy: RetryPolicy | None = None) -> dict[str, Any]:
         """GetCallerIdentity, once; used to check we reached the account the inventory names."""
         if self._identity is None:
-            self._identity = self.client("sts").call("get_caller_identity")
+            sts = Client(self.client("sts").raw, policy or self.policy)
+            self._identity = sts.call("get_caller_identity")
         return self._identity
 
-    def verify_account(self) -> None:
+    def verify_account(self, policy: RetryPolicy | None = None) -> None:
+        """One call that proves the credentials work and reach the account the inventory names."""
+        identity = self.identity(policy)
         expected = self.account.account_id
-        if expected and self.identity().get("Account") != expected:
+        if expected and identity.get("Account") != expected:
             raise RemediatorError(
-                f"account {self.account.name!r}: credentials reach account {self.identity().get('Account')},"
-                f" not {expected} as the inventory says; nothing was read or changed"
+                f"the credentials reach account {identity.get('Account')}, not {expected} as the inventory says;"
+                " nothing was read or changed"
             )
 
     def access_key_id(self) -> str | None:
@@ -171,14 +182,15 @@ class AccountSession:
         try:
             base = boto3.Session(profile_name=account.profile, region_name=account.region)
         except botocore.exceptions.ProfileNotFound:
-            raise RemediatorError(f"account {account.name!r}: AWS profile {account.profile!r} not found")
+            raise RemediatorError(f"AWS profile {account.profile!r} not found")
         if is_loopback(account.endpoint_url) and base.get_credentials() is None:
             base = boto3.Session(region_name=account.region, **_EMULATOR_CREDENTIALS)
         if not account.role_arn:
             return base
         base_credentials = base.get_credentials()
         self.base_access_key_id = base_credentials.access_key if base_credentials else None
-        sts = Client(self._raw_client(base, "sts", account.region, firewall=False), self.policy)
+        # Few retries: an account whose role cannot be assumed fails at once, not after minutes of backoff.
+        sts = Client(self._raw_client(base, "sts", account.region, firewall=False), OPEN_POLICY)
         params: dict[str, Any] = {
             "RoleArn": account.role_arn,
             "RoleSessionName": account.session_name or f"remediator-{account.name}"[:64],
@@ -188,7 +200,7 @@ class AccountSession:
         try:
             creds = sts.call("assume_role", **params)["Credentials"]
         except AwsError as exc:
-            raise RemediatorError(f"account {account.name!r}: cannot assume {account.role_arn}: {exc}")
+            raise RemediatorError(f"cannot assume {account.role_arn}: {exc}")
         return boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],

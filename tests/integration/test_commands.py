@@ -150,3 +150,23 @@ def test_a_plan_made_against_the_embedded_emulator_is_refused_by_apply(repo_copy
     applied = run(["apply", "p.json"], repo_copy)
     assert applied.returncode == 1
     assert "embedded emulator" in applied.stderr and "Traceback" not in applied.stderr
+
+
+def test_an_ascii_only_terminal_still_gets_the_report_and_the_journal(aws, workdir):
+    """The report (with its → arrows) is written after the changes: an output encoding that cannot hold a
+    character must not lose it, nor the journal's path that rollback needs."""
+    import boto3
+
+    boto3.client("iam", endpoint_url=aws, region_name="us-east-1").update_account_password_policy(
+        MinimumPasswordLength=8
+    )
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", "- tasks:\n    - iam_password_policy: {minimum_length: 14}\n")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "AWS_ACCESS_KEY_ID": "testing"}
+    result = subprocess.run(
+        [sys.executable, "-m", "remediator", "run", str(book), "-i", str(inv), "--diff"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "MinimumPasswordLength 8 \\u2192 14" in result.stdout
+    assert "journal: .remediator/journal/" in result.stdout and "converged" in result.stdout

@@ -130,3 +130,32 @@ def test_loop_renders_one_task_per_item(aws, workdir):
     )
     result = cli("run", book, "-i", inv, "--check", "--format", "json")
     assert [t["task"] for t in plan_of(result)["stage-a"]] == ["length 14", "length 16"]
+
+
+def test_tags_that_match_no_task_are_bad_input(aws, workdir, calls):
+    book = write(
+        workdir,
+        "play.yml",
+        "- accounts: all\n  tasks:\n    - iam_password_policy: {minimum_length: 14}\n      tags: [passwords]\n",
+    )
+    result = cli("run", book, "-i", inventory(workdir, aws), "--tags", "pasword", "--check")
+    assert result.code == 1
+    assert "play.yml" in result.err and "--tags 'pasword' matches no task" in result.err
+    assert "passwords" in result.err  # the tags that exist
+    assert calls.records == []
+    assert cli("run", book, "-i", inventory(workdir, aws), "--tags", "pasword,passwords", "--check").code == 2
+
+
+def test_two_names_for_one_account_id_are_bad_input(aws, workdir, calls):
+    inv = write(
+        workdir,
+        "inv.yml",
+        f'all:\n  accounts:\n    prod: {{endpoint_url: "{aws}", account_id: "123456789012"}}\n'
+        f'    prod-again: {{endpoint_url: "{aws}", account_id: "123456789012"}}\n',
+    )
+    book = write(workdir, "play.yml", "- accounts: all\n  tasks:\n    - iam_password_policy: {minimum_length: 14}\n")
+    result = cli("run", book, "-i", inv)
+    assert result.code == 1
+    assert "inv.yml:4" in result.err and "same account_id 123456789012" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert calls.records == []

@@ -11,6 +11,7 @@ from remediator.aws.session import AccountSession, is_loopback
 from remediator.errors import AwsError
 from remediator.model import Account
 from tests.conftest import cli, write, write_inventory
+from tests.faults import Inject, query_error
 
 TRUST = json.dumps(
     {
@@ -143,3 +144,70 @@ def test_service_specific_credentials_are_read_page_by_page(iam, aws, client_hoo
     ids = [c["ServiceSpecificCredentialId"] for page in pages for c in page["ServiceSpecificCredentials"]]
     assert markers == [None, "page-2"]
     assert ids == ["ACCA" + "1" * 16, "ACCA" + "2" * 16]
+
+
+# --- IAM is eventually consistent -----------------------------------------------------------------------
+
+NEW_POLICY = """\
+- accounts: all
+  tasks:
+    - name: Deploy policy
+      iam_policy:
+        name: deploy
+        document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
+        attach_to: {roles: [app]}
+"""
+NEW_ROLE = """\
+- accounts: all
+  tasks:
+    - name: App role
+      iam_role:
+        name: fresh
+        trust_policy:
+          Version: "2012-10-17"
+          Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
+        inline_policies:
+          read: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
+"""
+
+
+def _not_yet(service_operation: str, times: int = 1) -> Inject:
+    return Inject("iam", service_operation, lambda: query_error("NoSuchEntity", "not found", 404), times=times)
+
+
+def test_attach_right_after_create_policy_waits_for_iam(iam, aws, workdir, client_hooks, calls):
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=TRUST)
+    inject = _not_yet("AttachRolePolicy")
+    client_hooks.append(inject)
+    inv, play = write_inventory(workdir, aws), write(workdir, "play.yml", NEW_POLICY)
+
+    result = cli("run", play, "-i", inv)
+
+    assert result.code == 0, result.out + result.err
+    assert inject.seen == 2  # the first attempt saw NoSuchEntity, the retry went through
+    attached = iam.list_attached_role_policies(RoleName="app")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["deploy"]
+
+
+def test_put_role_policy_right_after_create_role_waits_for_iam(iam, aws, workdir, client_hooks):
+    inject = _not_yet("PutRolePolicy", times=2)
+    client_hooks.append(inject)
+    inv, play = write_inventory(workdir, aws), write(workdir, "play.yml", NEW_ROLE)
+
+    result = cli("run", play, "-i", inv)
+
+    assert result.code == 0, result.out + result.err
+    assert iam.list_role_policies(RoleName="fresh")["PolicyNames"] == ["read"]
+
+
+def test_no_such_entity_for_an_entity_the_run_did_not_create_fails_at_once(iam, aws, workdir, client_hooks):
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=TRUST, MaxSessionDuration=43200)
+    inject = _not_yet("UpdateRole", times=None)
+    client_hooks.append(inject)
+    inv, play = write_inventory(workdir, aws), write(workdir, "play.yml", CAP_SWEEP)
+
+    result = cli("run", play, "-i", inv)
+
+    assert result.code == 1
+    assert inject.seen == 1
+    assert "NoSuchEntity" in result.err
