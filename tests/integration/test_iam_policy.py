@@ -299,7 +299,7 @@ def test_state_absent_detaches_prunes_then_deletes(busy_policy, aws, iam, workdi
     again = cli("run", play, "-i", inv, "--check")
     assert again.code == 0 and "no customer managed policy app-read" in again.out
     assert calls.mutating == []
-    assert calls.count("GetCallerIdentity") == 0  # the account id is read only to name a policy to create
+    assert calls.count("GetCallerIdentity") == 1  # reaching the account; the policy's ARN reuses it
 
 
 def test_attaching_to_a_missing_entity_fails_clearly(iam, aws, workdir, calls):
