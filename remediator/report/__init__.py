@@ -1,4 +1,10 @@
-"""The Report owns the outcome of a run: per-task statuses, the recap, and the exit code."""
+"""The Report owns the outcome of a run: per-task statuses, the recap, and the exit code.
+
+A task's status says how the task itself went: ok, changed, would_change, failed or skipped. Findings
+are not a status: a task that only found something ran fine (ok), and one that changed something may
+have found something too. The recap and the JSON count findings one by one, next to the task counts.
+Statuses and count keys are JSON-friendly (no spaces); human text may spell them in words.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,10 @@ from typing import Any
 from remediator import __version__
 from remediator.model import APPLIED, AccountRun, TaskPlan
 
-OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED, FINDINGS = "ok", "changed", "would change", "failed", "skipped", "findings"
+OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED = "ok", "changed", "would_change", "failed", "skipped"
+STATUSES = (OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED)
+# The counts' key for findings, counted one by one (not a task status).
+FINDINGS = "findings"
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
 
@@ -36,14 +45,14 @@ class Report:
             if all(statuses.get(c.address) == APPLIED for c in plan.changes):
                 return CHANGED
             return FAILED
-        if plan.findings:
-            return FINDINGS
-        return OK
+        return OK  # findings, if any, are counted apart: the task itself ran fine
 
     def counts(self, run: AccountRun) -> dict[str, int]:
-        counts = {OK: 0, CHANGED: 0, WOULD_CHANGE: 0, FAILED: 0, SKIPPED: 0, FINDINGS: 0}
+        """Tasks by status, then `findings`: every finding of the account, one by one."""
+        counts = dict.fromkeys(STATUSES, 0)
         for plan in run.task_plans:
             counts[self.task_status(run, plan)] += 1
+        counts[FINDINGS] = sum(len(plan.findings) for plan in run.task_plans)
         return counts
 
     def account_failed(self, run: AccountRun) -> bool:

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from remediator.model import APPLIED, AccountRun, TaskPlan
-from remediator.report import CHANGED, FAILED, FINDINGS, OK, SKIPPED, WOULD_CHANGE, Report, formatter
+from remediator.report import CHANGED, FAILED, OK, SKIPPED, WOULD_CHANGE, Report, formatter
 
 COUNTED = ("failure", "error", "skipped")
 # Characters XML 1.0 cannot hold at all; AWS error text has been known to carry them.
@@ -73,15 +73,22 @@ def _task(report: Report, run: AccountRun, plan: TaskPlan, case: ET.Element) -> 
     elif status == FAILED:
         _add(case, "failure", plan.error or "changes not applied", _results(run, plan) if plan.changes else "")
     elif status == WOULD_CHANGE:
-        _add(case, "failure", "changes pending", "\n".join(t for t in (changes, findings) if t), "would change")
-    elif status == FINDINGS or plan.findings:
-        # An applied task with open findings still fails: the exit code (2) says findings are open.
-        _add(case, "failure", f"{len(plan.findings)} finding(s) open", findings, "findings")
+        message = "changes pending" + (f", {_open(plan)}" if plan.findings else "")
+        _add(case, "failure", message, "\n".join(t for t in (changes, findings) if t), WOULD_CHANGE)
+    elif plan.findings:
+        # A task with open findings fails, whether it changed something or not: the exit code (2) says
+        # findings are open.
+        message = f"changes applied, {_open(plan)}" if status == CHANGED else _open(plan)
+        _add(case, "failure", message, findings, "findings")
     if status == CHANGED:
         _text(case, "system-out", changes)
-    elif status == OK and plan.noop_reason:
+    elif status == OK and plan.noop_reason and not plan.findings:
         _text(case, "system-out", plan.noop_reason)
     return False
+
+
+def _open(plan: TaskPlan) -> str:
+    return f"{len(plan.findings)} finding(s) open"
 
 
 def _results(run: AccountRun, plan: TaskPlan) -> str:

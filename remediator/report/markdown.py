@@ -13,17 +13,22 @@ from remediator.report import (
     CHANGED,
     EXIT_ERROR,
     EXIT_OK,
-    FAILED,
     FINDINGS,
-    OK,
     SKIPPED,
+    STATUSES,
     WOULD_CHANGE,
     Report,
     formatter,
 )
 from remediator.report.text import diff_lines, verdict
 
-COLUMNS = (OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED, FINDINGS)
+# Tasks by status, then findings counted one by one: the keys of Report.counts.
+COLUMNS = (*STATUSES, FINDINGS)
+
+
+def _words(status: str) -> str:
+    """A status or count key as a reviewer reads it: "would change", not "would_change"."""
+    return status.replace("_", " ")
 
 
 @formatter("markdown")
@@ -63,7 +68,7 @@ def overall_verdict(report: Report) -> str:
 
 def _table(report: Report) -> list[str]:
     out = [
-        "| account | " + " | ".join(COLUMNS) + " | verdict |",
+        "| account | " + " | ".join(_words(c) for c in COLUMNS) + " | verdict |",
         "|---|" + "---:|" * len(COLUMNS) + "---|",
     ]
     for run in report.runs:
@@ -81,7 +86,8 @@ def _account(report: Report, run: AccountRun) -> list[str]:
         status = report.task_status(run, plan)
         if status == SKIPPED or not (plan.changes or plan.findings or plan.error):
             continue
-        body += [f"#### {_prose(plan.task)} — {status}", ""]
+        found = f", {len(plan.findings)} finding(s)" if plan.findings else ""
+        body += [f"#### {_prose(plan.task)} — {_words(status)}{found}", ""]
         body += [f"{_code(plan.module)} at {_code(plan.location)}" if plan.location else _code(plan.module), ""]
         if plan.error:
             body += [f"**Failed:** {_prose(plan.error)}", ""]
@@ -102,7 +108,7 @@ def _account(report: Report, run: AccountRun) -> list[str]:
 
 def _change(report: Report, change: Change, result: ChangeResult | None) -> list[str]:
     if report.mode == "check":
-        word = WOULD_CHANGE
+        word = _words(WOULD_CHANGE)
     elif result is None:
         word = "not applied"
     else:

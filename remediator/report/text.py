@@ -1,4 +1,8 @@
-"""Text for people: per account, per task, with before/after under --diff, and a recap."""
+"""Text for people: per account, per task, with before/after under --diff, and a recap.
+
+A task's lines say "would change" in words; the recap uses the JSON names (`would_change=N`) and counts
+findings one by one. A task with both changes and findings prints both.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 from typing import Any
 
 from remediator.model import APPLIED, AccountRun, Change
-from remediator.report import FINDINGS, OK, SKIPPED, WOULD_CHANGE, Report, formatter
+from remediator.report import OK, SKIPPED, Report, formatter
 
 
 def _value(value: Any) -> str:
@@ -43,7 +47,7 @@ def render_text(report: Report) -> str:
     out.append("RECAP " + "*" * 50)
     for run in report.runs:
         counts = report.counts(run)
-        numbers = " ".join(f"{k.replace(' ', '_')}={v}" for k, v in counts.items())
+        numbers = " ".join(f"{k}={v}" for k, v in counts.items())
         out.append(f"{run.account.name:<20} {numbers}  {verdict(report, run)}")
     if report.error:
         out.append(f"ERROR: {report.error}")
@@ -67,12 +71,12 @@ def _account(report: Report, run: AccountRun) -> list[str]:
         if plan.error:
             out.append(f"  failed: {plan.error}")
             continue
-        if status in (OK, FINDINGS) and plan.noop_reason:
-            out.append(f"  {'ok' if status == OK else 'nothing to change'}: {plan.noop_reason}")
+        if status == OK and plan.noop_reason:
+            out.append(f"  {'nothing to change' if plan.findings else 'ok'}: {plan.noop_reason}")
         for change in plan.changes:
             result = results.get(change.address)
             if report.mode == "check":
-                word = WOULD_CHANGE
+                word = "would change"
             elif result is None:
                 word = "not applied"
             else:

@@ -175,7 +175,7 @@ def test_json_output_parses_and_reports_changes(weak, aws, workdir):
     data = json.loads(result.out)
     assert data["exit_code"] == 2 and data["mode"] == "check"
     task = data["accounts"][0]["tasks"][0]
-    assert task["status"] == "would change"
+    assert task["status"] == "would_change"
     assert task["changes"][0]["after"]["MinimumPasswordLength"] == 14
     assert task["changes"][0]["calls"][0]["operation"] == "update_account_password_policy"
 

@@ -114,10 +114,10 @@ def test_tags_skip_tags_and_when(aws, workdir):
         result = cli("run", book, "-i", inv, "--check", "--format", "json", *extra)
         return [(t["task"], t["status"]) for t in plan_of(result)["stage-a"]]
 
-    assert tasks() == [("one", "would change"), ("two", "would change"), ("three", "skipped")]
-    assert tasks("--tags", "passwords") == [("one", "would change")]
-    assert tasks("--skip-tags", "passwords") == [("two", "would change"), ("three", "skipped")]
-    assert tasks("-e", '{"enforce_numbers": true}')[2] == ("three", "would change")
+    assert tasks() == [("one", "would_change"), ("two", "would_change"), ("three", "skipped")]
+    assert tasks("--tags", "passwords") == [("one", "would_change")]
+    assert tasks("--skip-tags", "passwords") == [("two", "would_change"), ("three", "skipped")]
+    assert tasks("-e", '{"enforce_numbers": true}')[2] == ("three", "would_change")
 
 
 def test_loop_renders_one_task_per_item(aws, workdir):

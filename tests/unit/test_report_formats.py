@@ -129,9 +129,11 @@ def test_markdown_heading_table_and_escaped_pipes() -> None:
     md = render(report, "markdown")
     assert md.startswith("## remediator check: failed\n")
     assert "| account | ok | changed | would change | failed | skipped | findings | verdict |" in md
-    assert "| prod (111111111111) | 1 | 0 | 1 | 0 | 1 | 1 | changes pending |" in md
+    # the findings-only task is ok as a task; its two findings are counted one by one
+    assert "| prod (111111111111) | 2 | 0 | 1 | 0 | 1 | 2 | changes pending |" in md
     assert "| broken | 0 | 0 | 0 | 1 | 0 | 0 | FAILED |" in md
-    assert "#### password | policy — would change" in md
+    assert "#### password | policy — would change\n" in md
+    assert "#### root mfa — ok, 2 finding(s)\n" in md
 
 
 def test_markdown_change_detail_and_diff_block() -> None:
@@ -160,7 +162,7 @@ def test_markdown_escapes_pipes_and_html_in_cells() -> None:
     finding = Finding("a/b", "r|s", "high", "bad <b>thing</b> | here\nnext", ("X|1",))
     run = AccountRun(Account("x|y"), task_plans=[plan("x|y", "t", findings=[finding])])
     md = render(Report("check", [run]), "markdown")
-    assert "| x\\|y | 0 | 0 | 0 | 0 | 0 | 1 | findings open |" in md
+    assert "| x\\|y | 1 | 0 | 0 | 0 | 0 | 1 | findings open |" in md
     assert "| high | r\\|s | bad &lt;b&gt;thing&lt;/b&gt; \\| here next | X\\|1 |" in md
     assert md.startswith("## remediator check: findings open\n")
 
@@ -222,10 +224,12 @@ def test_junit_check_mode() -> None:
 
     pending = case(root, "prod", "password | policy").find("failure")
     assert pending is not None and pending.get("message") == "changes pending"
+    assert pending.get("type") == "would_change"
     assert "update prod/global/iam_password_policy/policy: MinimumPasswordLength 8 → 14" in (pending.text or "")
 
     findings = case(root, "prod", "root mfa").find("failure")
     assert findings is not None and findings.get("message") == "2 finding(s) open"
+    assert findings.get("type") == "findings"
     assert "[critical] root: the root user has no MFA (CIS 1.5, CIS 1.6)" in (findings.text or "")
 
     skipped = case(root, "prod", "optional").find("skipped")
