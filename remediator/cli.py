@@ -310,8 +310,8 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     from remediator.docs import permissions_policy
 
     playbook = load_playbook(args.playbook)
-    modules = sorted({task.module for play in playbook.plays for task in play.tasks})
-    print(json.dumps(permissions_policy(modules, check=args.check), indent=2))
+    tasks = [(task.module, task.args) for play in playbook.plays for task in play.tasks]
+    print(json.dumps(permissions_policy(tasks, check=args.check), indent=2))
     return 0
 
 

@@ -44,14 +44,15 @@ def module_doc(name: str) -> str:
     return "\n".join(lines)
 
 
-def permissions_policy(modules: list[str], *, check: bool) -> dict[str, Any]:
-    """The least-privilege identity policy for running those modules, in check mode or to apply."""
+def permissions_policy(tasks: list[tuple[str, dict[str, Any]]], *, check: bool) -> dict[str, Any]:
+    """The least-privilege identity policy for running these tasks (module, args), in check mode or to
+    apply: every read the modules make, and only the writes the tasks' options can lead to."""
     read = set(BASE_READ)
     write: set[str] = set()
-    for name in modules:
-        perms = registry.get(name).permissions
-        read |= set(perms.get("read", []))
-        write |= set(perms.get("write", []))
+    for name, args in tasks:
+        module = registry.get(name)
+        read |= set(module.permissions.get("read", []))
+        write |= set(module.write_permissions(args))
     statements = [{"Sid": "RemediatorRead", "Effect": "Allow", "Action": sorted(read), "Resource": "*"}]
     if write and not check:
         statements.append({"Sid": "RemediatorWrite", "Effect": "Allow", "Action": sorted(write), "Resource": "*"})

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import botocore.exceptions
-import botocore.session
-from botocore import xform_name
 from botocore.validate import ParamValidator
 
 from remediator import __version__, registry
+from remediator.aws import actions
 from remediator.errors import ArgError, ConfigError
 from remediator.loader.schema import check_args
 from remediator.model import Account, AccountRun, ApiCall, TaskPlan
@@ -106,10 +104,12 @@ def check_task_plan(plan: TaskPlan, where: str) -> None:
 
 
 def _check_call(call: ApiCall, allowed: set[str], where: str) -> None:
-    model = _service_model(call.service, where)
-    names = {xform_name(op): op for op in model.operation_names}
-    operation = names.get(call.operation)
-    if operation is None or f"{call.service}:{operation}".lower() not in allowed:
+    try:
+        model = actions.service_model(call.service)
+    except botocore.exceptions.UnknownServiceError:
+        raise ConfigError(f"{where}: unknown AWS service {call.service!r}")
+    operation = actions.operation_name(call.service, call.operation)
+    if operation is None or actions.action_of(call.service, call.operation).lower() not in allowed:
         raise ConfigError(f"{where}: call {call} is not one module may make")
     shape = model.operation_model(operation).input_shape
     if shape is None:  # an operation without parameters (DeleteAccountPasswordPolicy)
@@ -120,13 +120,3 @@ def _check_call(call: ApiCall, allowed: set[str], where: str) -> None:
     if report.has_errors():
         problem = " ".join(report.generate_report().split())
         raise ConfigError(f"{where}: call {call}: {problem}")
-
-
-def _service_model(service: str, where: str) -> Any:
-    try:
-        return _BOTOCORE.get_service_model(service)
-    except botocore.exceptions.UnknownServiceError:
-        raise ConfigError(f"{where}: unknown AWS service {service!r}")
-
-
-_BOTOCORE = botocore.session.get_session()

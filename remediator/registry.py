@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 
 from remediator.model import Change, Finding
 
+# The blast radius of a destructive sweep that sets no max_changes of its own.
+DESTRUCTIVE_MAX_CHANGES = 25
+
 
 @dataclass(frozen=True)
 class Document:
@@ -44,13 +47,24 @@ class Module:
     permissions: ClassVar[dict[str, list[str]]] = {"read": [], "write": []}
     example: ClassVar[str] = ""
     global_service: ClassVar[bool] = True
+    # Sweep actions that disable or delete: a task using one gets max_changes 25 unless it sets its own.
+    destructive_actions: ClassVar[tuple[str, ...]] = ()
 
     def validate(self, args: dict[str, Any]) -> None:
         """Cross-field and AWS-documented checks the schema cannot express; raise ArgError."""
 
+    def write_permissions(self, args: dict[str, Any]) -> list[str]:
+        """The write actions a task with these options can make, for `remediator permissions`.
+
+        `args` may still hold templates (the command renders nothing): a module that narrows the list
+        looks only at literal values (`literal()`), and grants every write when it cannot tell.
+        """
+        return list(self.permissions.get("write", []))
+
     def default_max_changes(self, args: dict[str, Any]) -> int | None:
-        """The blast radius a task gets when it sets no max_changes (destructive sweeps set one)."""
-        return None
+        """The blast radius a task gets when it sets no max_changes: a sweep whose `action` is one of its
+        `destructive_actions` stops above DESTRUCTIVE_MAX_CHANGES."""
+        return DESTRUCTIVE_MAX_CHANGES if args.get("action") in self.destructive_actions else None
 
     def documents(self, args: dict[str, Any]) -> list[Document]:
         """The policy documents in these (rendered) args, linted before any AWS call."""
@@ -67,6 +81,12 @@ class Module:
     def resource_state(self, current: Any, resource: str) -> dict[str, Any] | None:
         """The live fields of one resource, compared with a change's before-image to detect staleness."""
         raise NotImplementedError
+
+
+def literal(args: dict[str, Any], option: str, default: Any = None) -> Any:
+    """An option's value when it is known before rendering; None when it is a template."""
+    value = args.get(option, default)
+    return None if isinstance(value, str) and ("{{" in value or "{%" in value) else value
 
 
 _REGISTRY: dict[str, type[Module]] = {}

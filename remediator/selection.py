@@ -8,6 +8,20 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def options(what: str) -> dict[str, Any]:
+    """The `include` / `exclude` options of a sweep's schema; `what` says what the globs match."""
+    return {
+        "include": {"type": "array", "items": {"type": "string"}, "description": f"{what} globs to sweep"},
+        "exclude": {"type": "array", "items": {"type": "string"}, "description": f"{what} globs to skip"},
+    }
+
+
+def picks(args: dict[str, Any], name: str, path: str | None = None) -> bool:
+    """Whether a task's include/exclude select the resource `name` (at `path`, for users and roles)."""
+    return selected(subjects(name, path), args.get("include"), args.get("exclude"))
 
 
 def subjects(name: str, path: str | None = None) -> list[str]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from remediator import controls
 from remediator.keys import QUARANTINE_POLICY
 from remediator.model import Finding
 
-CONTROLS = ("CIS v3.0 1.15", "CIS v5.0 1.14")
+CONTROLS = controls.of("user_policies")
 
 
 def own_policies(

@@ -27,30 +27,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from remediator import selection
+from remediator import controls, selection, timeutil
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
+from remediator.changes import ChangeBuilder
 from remediator.credreport import KeyRow, UserRow, credential_report
 from remediator.errors import ArgError, AwsError
 from remediator.identity import run_identity
 from remediator.keys import deactivate_calls, deactivated_keys, delete_calls, last_used, list_keys
 from remediator.model import Change, Finding
-from remediator.registry import Module, PlanResult, register
+from remediator.registry import Module, PlanResult, literal, register
 from remediator.timeutil import iso, parse_time
 
-UNUSED_CONTROLS = ("CIS v3.0 1.12", "CIS v5.0 1.11")
-ONE_KEY_CONTROLS = ("CIS v3.0 1.13", "CIS v5.0 1.12")
-ROTATION_CONTROLS = ("CIS v3.0 1.14", "CIS v5.0 1.13")
+UNUSED_CONTROLS = controls.of("unused_credentials")
+ONE_KEY_CONTROLS = controls.of("one_active_key")
+ROTATION_CONTROLS = controls.of("key_rotation")
 ACTIONS = ("report", "deactivate", "delete")
 RULE_OPTIONS = ("unused_days", "max_age_days", "max_active_per_user", "delete_after_days")
 # A sweep that deactivates or deletes stops above this many changes unless the task sets max_changes.
-DESTRUCTIVE_MAX_CHANGES = 25
 LIVE, REPORT = "GetAccessKeyLastUsed", "credential report"
 
 
 def selected(user: str, args: dict[str, Any]) -> bool:
     """include/exclude: user name globs."""
-    return selection.selected([user], args.get("include"), args.get("exclude"))
+    return selection.picks(args, user)
 
 
 def _day(value: str | None) -> date | None:
@@ -177,14 +177,14 @@ def state(key: dict[str, Any], marks: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _ago(moment: datetime, now: datetime) -> str:
-    return f"{moment.date().isoformat()} ({(now - moment).days} days ago)"
-
-
 def evidence(user: str, key: dict[str, Any], now: datetime) -> str:
     """user, key id, created, last used (days, service, region)."""
     created = _time(key["CreateDate"])
-    parts = [f"user {user}", f"key {key['AccessKeyId']}", f"created {_ago(created, now)}" if created else "created ?"]
+    parts = [
+        f"user {user}",
+        f"key {key['AccessKeyId']}",
+        f"created {timeutil.ago(created, now)}" if created else "created ?",
+    ]
     source = key.get("LastUsedSource")
     used = _time(key.get("LastUsedDate"))
     if source is None:
@@ -194,13 +194,14 @@ def evidence(user: str, key: dict[str, Any], now: datetime) -> str:
     else:
         service, region = key.get("LastUsedService"), key.get("LastUsedRegion")
         via = (f" via {service}" if service else "") + (f" in {region}" if region else "")
-        parts.append(f"last used {_ago(used, now)}{via}" + (" (credential report)" if source == REPORT else ""))
+        parts.append(f"last used {timeutil.ago(used, now)}{via}" + (" (credential report)" if source == REPORT else ""))
     return ", ".join(parts)
 
 
 @register
 class AccessKeys(Module):
     name = "iam_access_keys"
+    destructive_actions = ("deactivate", "delete")
     summary = (
         "Sweep access keys, judged per key: report (or deactivate, or delete) keys unused for N days, report keys"
         " due for rotation, keep at most N active keys per user, delete keys remediator deactivated long ago."
@@ -235,8 +236,7 @@ class AccessKeys(Module):
                 "description": "delete keys remediator deactivated at least this long ago, still inactive and"
                 " unused since",
             },
-            "include": {"type": "array", "items": {"type": "string"}, "description": "user name globs to sweep"},
-            "exclude": {"type": "array", "items": {"type": "string"}, "description": "user name globs to skip"},
+            **selection.options("user name"),
         },
     }
     permissions = {
@@ -261,8 +261,14 @@ class AccessKeys(Module):
     exclude: [break-glass-*]
 """
 
-    def default_max_changes(self, args: dict[str, Any]) -> int | None:
-        return DESTRUCTIVE_MAX_CHANGES if args.get("action") in ("deactivate", "delete") else None
+    def write_permissions(self, args: dict[str, Any]) -> list[str]:
+        action = literal(args, "action", "report")
+        deletes = ["iam:DeleteAccessKey", "iam:UntagUser"]  # a key remediator deactivated loses its tag too
+        if action == "report":
+            return []
+        if action == "deactivate":
+            return ["iam:UpdateAccessKey", "iam:TagUser"] + (deletes if "delete_after_days" in args else [])
+        return deletes if action == "delete" else super().write_permissions(args)
 
     def validate(self, args: dict[str, Any]) -> None:
         if not any(option in args for option in RULE_OPTIONS):
@@ -282,7 +288,7 @@ class AccessKeys(Module):
             )
 
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = timeutil.now()
         rules = Rules.of(args, now)
         marks: dict[str, dict[str, str]] = {}
         own: list[str] = []
@@ -336,6 +342,7 @@ class AccessKeys(Module):
         rules = Rules.of(args, now)
         # the signing key and, when the run assumed a role, the key that assumed it
         own = set(current.get("own_keys") or []) | ({current["own_key"]} if current.get("own_key") else set())
+        build = ChangeBuilder(scope, self.name)
         changes: list[Change] = []
         findings: list[Finding] = []
         checked = users = 0
@@ -349,7 +356,7 @@ class AccessKeys(Module):
             extras = self._extras(rules, keys, own, now)
             for key in keys:
                 checked += 1
-                change, finding = self._judge(rules, scope, name, key, marks, extras, own, now)
+                change, finding = self._judge(rules, build, name, key, marks, extras, own, now)
                 changes += [change] if change else []
                 findings += [finding] if finding else []
         if changes:
@@ -386,7 +393,7 @@ class AccessKeys(Module):
     def _judge(
         self,
         rules: Rules,
-        scope: str,
+        build: ChangeBuilder,
         user: str,
         key: dict[str, Any],
         marks: dict[str, str],
@@ -396,7 +403,6 @@ class AccessKeys(Module):
     ) -> tuple[Change | None, Finding | None]:
         key_id = key["AccessKeyId"]
         resource = f"{user}/{key_id}"
-        address = f"{scope}/{self.name}/{resource}"
         proof = evidence(user, key, now)
         created = _time(key.get("CreateDate"))
         used = _time(key.get("LastUsedDate"))
@@ -410,17 +416,14 @@ class AccessKeys(Module):
             if used is not None and used.date() > day:
                 return None, None  # used after remediator deactivated it: someone re-enabled it; leave it
             if is_own:
-                return None, Finding(
-                    address,
-                    resource,
-                    "low",
-                    f"{self._what(user, key_id)}: due for deletion. {self._own()}. Evidence: {proof}",
+                return None, build.finding(
+                    resource, "low", f"{self._what(user, key_id)}: due for deletion. {self._own()}. Evidence: {proof}"
                 )
             reason = (
-                f"deactivated by remediator on {day.isoformat()}, {(now.date() - day).days} days ago (delete after"
-                f" {rules.delete_after_days} days), inactive and unused since. Evidence: {proof}"
+                f"deactivated by remediator on {timeutil.ago(day, now)}, delete after {rules.delete_after_days}"
+                f" days; inactive and unused since. Evidence: {proof}"
             )
-            return self._delete(address, resource, user, key, marks, reason), None
+            return self._delete(build, resource, user, key, marks, reason), None
 
         rules_hit: list[tuple[str, tuple[str, ...], str]] = []  # (rule, controls, severity)
         unused = None
@@ -450,41 +453,43 @@ class AccessKeys(Module):
         severity = "medium" if any(s == "medium" for _, _, s in rules_hit) else "low"
         acts = rules.destructive and (unused or extra)
         if not acts:
-            return None, Finding(
-                address, resource, severity, f"{self._what(user, key_id)}: {text}. Evidence: {proof}", controls
+            return None, build.finding(
+                resource, severity, f"{self._what(user, key_id)}: {text}. Evidence: {proof}", controls
             )
         if is_own:
-            return None, Finding(
-                address,
-                resource,
-                "low",
-                f"{self._what(user, key_id)}: {text}. {self._own()}. Evidence: {proof}",
-                controls,
+            return None, build.finding(
+                resource, "low", f"{self._what(user, key_id)}: {text}. {self._own()}. Evidence: {proof}", controls
             )
         reason = f"{text}. Evidence: {proof}"
         if unused and rules.action == "delete":
-            return self._delete(address, resource, user, key, marks, reason), None
+            return self._delete(build, resource, user, key, marks, reason), None
         day = now.date().isoformat()
         calls, undo = deactivate_calls(user, key_id, day)
-        change = Change(
-            address, self.name, resource, "disable", state(key, marks), {"Status": "Inactive", "DeactivatedOn": day},
-            calls, undo,
-            f"deactivate access key {key_id} of user {user} (rollback re-activates it); its user's other keys are"
-            " left alone",
+        change = build.change(
+            "disable",
+            resource,
+            before=state(key, marks),
+            after={"Status": "Inactive", "DeactivatedOn": day},
+            calls=calls,
+            undo=undo,
+            summary=f"deactivate access key {key_id} of user {user} (rollback re-activates it); its user's other"
+            " keys are left alone",
             reason=reason,
-        )  # fmt: skip
+        )
         return change, None
 
     def _delete(
-        self, address: str, resource: str, user: str, key: dict[str, Any], marks: dict[str, str], reason: str
+        self, build: ChangeBuilder, resource: str, user: str, key: dict[str, Any], marks: dict[str, str], reason: str
     ) -> Change:
         key_id = key["AccessKeyId"]
-        return Change(
-            address, self.name, resource, "delete", state(key, marks), None,
-            delete_calls(user, key_id, tagged=key_id in marks), None,
-            f"delete access key {key_id} of user {user} (cannot be undone: a deleted key is gone for good)",
+        return build.delete(
+            resource,
+            before=state(key, marks),
+            calls=delete_calls(user, key_id, tagged=key_id in marks),
+            undo=None,
+            summary=f"delete access key {key_id} of user {user} (cannot be undone: a deleted key is gone for good)",
             reason=reason,
-        )  # fmt: skip
+        )
 
     @staticmethod
     def _what(user: str, key_id: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from remediator import admins
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError
 from remediator.model import Finding
 from remediator.registry import Module, PlanResult, register
@@ -90,7 +91,7 @@ class Admins(Module):
         low, high = args.get("min", DEFAULT_MIN), args.get("max")
         account = _account_of(details)
         resource = f"arn:aws:iam::{account}:root" if account else "account"
-        base = f"{scope}/{self.name}"
+        build = ChangeBuilder(scope, self.name)
 
         counted = census.console_users
         without = census.users_without_console
@@ -100,25 +101,25 @@ class Admins(Module):
 
         if low and len(counted) < low:
             findings.append(
-                Finding(
-                    f"{base}/min",
-                    resource,
+                build.finding(
+                    "min",
                     "high",
                     f"only {len(counted)} IAM user(s) with a console password hold full admin, fewer than min {low}:"
                     f" {_names(counted)}. With password hard expiry on, an administrator whose password expires"
                     " cannot set a new one and only another administrator can reset it: with fewer than two,"
                     " everyone may be locked out of the console."
                     f" Admin {without_text.removeprefix('admin ')}; {roles_text}",
+                    subject=resource,
                 )
             )
         if high is not None and len(census.users) > high:
             findings.append(
-                Finding(
-                    f"{base}/max",
-                    resource,
+                build.finding(
+                    "max",
                     "medium",
                     f"{len(census.users)} IAM users hold full admin, more than max {high}: {_names(census.users)};"
                     f" {roles_text}",
+                    subject=resource,
                 )
             )
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from remediator.aws.context import ReadContext
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError, TaskFailed
-from remediator.model import ApiCall, Change
-from remediator.registry import Module, PlanResult, register
+from remediator.model import ApiCall
+from remediator.registry import Module, PlanResult, literal, register
 
 RESOURCE = "account-password-policy"
 
@@ -127,6 +128,12 @@ class PasswordPolicy(Module):
     reuse_prevention: 24
 """
 
+    def write_permissions(self, args: dict[str, Any]) -> list[str]:
+        state = literal(args, "state", "present")
+        if state == "present":
+            return ["iam:UpdateAccountPasswordPolicy"]
+        return ["iam:DeleteAccountPasswordPolicy"] if state == "absent" else super().write_permissions(args)
+
     def validate(self, args: dict[str, Any]) -> None:
         if args.get("state") == "absent":
             others = sorted(k for k in args if k not in ("state", "allow_weaken"))
@@ -150,7 +157,7 @@ class PasswordPolicy(Module):
         return current
 
     def plan(self, args: dict[str, Any], current: dict[str, Any] | None, scope: str) -> PlanResult:
-        address = f"{scope}/{self.name}/{RESOURCE}"
+        changes = ChangeBuilder(scope, self.name)
         restore = (
             (ApiCall("iam", "delete_account_password_policy"),)
             if current is None
@@ -159,16 +166,12 @@ class PasswordPolicy(Module):
         if args.get("state") == "absent":
             if current is None:
                 return PlanResult(noop_reason="no account password policy, as the task wants")
-            change = Change(
-                address,
-                self.name,
+            change = changes.delete(
                 RESOURCE,
-                "delete",
-                current,
-                None,
-                (ApiCall("iam", "delete_account_password_policy"),),
-                restore,
-                describe(current, None),
+                before=current,
+                calls=(ApiCall("iam", "delete_account_password_policy"),),
+                undo=restore,
+                summary=describe(current, None),
             )
             return PlanResult([change])
         base = current or dict(IMPLICIT_POLICY)  # unnamed fields keep what AWS enforces today
@@ -187,16 +190,16 @@ class PasswordPolicy(Module):
                 raise TaskFailed(
                     f"would weaken the password policy ({'; '.join(weaker)}); set allow_weaken: true to permit it"
                 )
-        change = Change(
-            address,
-            self.name,
-            RESOURCE,
+        # The update call resets every field it is not given: it carries the whole policy, and the whole
+        # live policy is its before-image, so a plan is stale against any other policy.
+        change = changes.change(
             "create" if current is None else "update",
-            current,
-            after,
-            (ApiCall("iam", "update_account_password_policy", update_params(after)),),
-            restore,
-            describe(current, after),
+            RESOURCE,
+            before=current,
+            after=after,
+            calls=(ApiCall("iam", "update_account_password_policy", update_params(after)),),
+            undo=restore,
+            summary=describe(current, after),
             reason="no password policy is set" if current is None else "fields differ from the task",
         )
         return PlanResult([change])

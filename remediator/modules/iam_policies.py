@@ -19,15 +19,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from remediator import policydoc, policylint, selection
+from remediator import controls, policydoc, policylint, selection
 from remediator import userpolicies as user_policies
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError
 from remediator.model import Finding
 from remediator.registry import Module, PlanResult, register
 
-FULL_ADMIN_CONTROLS = ("CIS v3.0 1.16", "CIS v5.0 1.15")
+FULL_ADMIN_CONTROLS = controls.of("full_admin_policy")
 SERVICE_ROLE_PATH = "/aws-service-role/"
 
 # entity kind → (list key, name key, inline list key, inline size limit)
@@ -150,8 +151,7 @@ class Policies(Module):
                 "type": "boolean",
                 "description": "report lint issues in customer, inline and trust policies (default true)",
             },
-            "include": {"type": "array", "items": {"type": "string"}, "description": "policy name globs"},
-            "exclude": {"type": "array", "items": {"type": "string"}, "description": "policy name globs"},
+            **selection.options("policy name"),
         },
     }
     permissions = {"read": ["iam:GetAccountAuthorizationDetails"], "write": []}
@@ -176,7 +176,7 @@ class Policies(Module):
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         include, exclude = list(args.get("include") or []), list(args.get("exclude") or [])
-        base = f"{scope}/{self.name}"
+        build = ChangeBuilder(scope, self.name)
         docs = [d for d in documents(current or {}) if _wanted(d.name, include, exclude)]
         findings: list[Finding] = []
 
@@ -185,7 +185,7 @@ class Policies(Module):
                 if doc.kind != "trust" and _full_admin(doc):
                     findings.append(
                         Finding(
-                            f"{base}/{doc.label}",
+                            build.address(doc.label),
                             doc.resource,
                             "high",
                             f"{doc.text} allows * on * without a condition{_where(doc)}",
@@ -194,10 +194,10 @@ class Policies(Module):
                     )
 
         if args.get("forbid_user_attachments", True):
-            findings += self._user_attachments(current or {}, base, include, exclude)
+            findings += self._user_attachments(current or {}, build, include, exclude)
 
         if args.get("lint", True):
-            findings += self._lint(current or {}, docs, base)
+            findings += self._lint(current or {}, docs, build)
 
         if findings:
             return PlanResult(findings=findings)
@@ -205,7 +205,7 @@ class Policies(Module):
         return PlanResult(noop_reason=f"{len(docs)} policy documents checked ({', '.join(checked)}): nothing to report")
 
     def _user_attachments(
-        self, details: dict[str, Any], base: str, include: list[str], exclude: list[str]
+        self, details: dict[str, Any], build: ChangeBuilder, include: list[str], exclude: list[str]
     ) -> list[Finding]:
         findings = []
         for user in details.get("UserDetailList", []):
@@ -214,12 +214,14 @@ class Policies(Module):
                 [p.get("PolicyName", "") for p in user.get("UserPolicyList", [])],
                 lambda name: _wanted(name, include, exclude),
             )
-            found = user_policies.finding(f"{base}/user/{user['UserName']}", user["Arn"], user["UserName"], policies)
+            found = user_policies.finding(
+                build.address(f"user/{user['UserName']}"), user["Arn"], user["UserName"], policies
+            )
             if found:
                 findings.append(found)
         return findings
 
-    def _lint(self, details: dict[str, Any], docs: list[Document], base: str) -> list[Finding]:
+    def _lint(self, details: dict[str, Any], docs: list[Document], build: ChangeBuilder) -> list[Finding]:
         findings = []
         for doc in docs:
             if doc.kind == "managed":
@@ -230,7 +232,7 @@ class Policies(Module):
             else:  # sizes of inline policies count per entity, below
                 issues = [i for i in policylint.lint(doc.document, "identity") if i.code != "size-limit"]
             if issues:
-                findings.append(self._lint_finding(f"{base}/{doc.label}", doc.resource, doc.text, issues))
+                findings.append(self._lint_finding(build.address(doc.label), doc.resource, doc.text, issues))
         # AWS limits the total size of an entity's inline policies, not each one.
         for kind, name, entity in _entities(details):
             inline = entity.get(ENTITIES[kind][2], [])
@@ -245,7 +247,9 @@ class Policies(Module):
                 sum(sizes), policylint.SIZE_LIMITS[limit], f"the inline policies of {kind} {name} together"
             )
             if issue:
-                findings.append(self._lint_finding(f"{base}/{kind}/{name}/inline-total", entity["Arn"], "", [issue]))
+                findings.append(
+                    self._lint_finding(build.address(f"{kind}/{name}/inline-total"), entity["Arn"], "", [issue])
+                )
         return findings
 
     @staticmethod

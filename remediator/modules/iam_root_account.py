@@ -16,19 +16,20 @@ module reports findings, mapped to CIS:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from remediator import credreport
+from remediator import controls, credreport, timeutil
 from remediator.aws.context import ReadContext
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError
 from remediator.model import Finding
 from remediator.registry import Module, PlanResult, register
 from remediator.timeutil import parse_time
 
-MFA_CONTROLS = ("CIS v3.0 1.5", "CIS v5.0 1.4")
-ACCESS_KEY_CONTROLS = ("CIS v3.0 1.4", "CIS v5.0 1.3")
-USE_CONTROLS = ("CIS v3.0 1.7", "CIS v5.0 1.6")
+MFA_CONTROLS = controls.of("root_mfa")
+ACCESS_KEY_CONTROLS = controls.of("root_access_keys")
+USE_CONTROLS = controls.of("root_use")
 SUMMARY_KEYS = ("AccountMFAEnabled", "AccountAccessKeysPresent")
 RULES = ("require_mfa", "forbid_access_keys", "max_days_since_use")
 RESOURCE = "root"  # the address suffix: one resource, the account's root user
@@ -111,7 +112,7 @@ class RootAccount(Module):
             )
 
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
-        current: dict[str, Any] = {"now": datetime.now(UTC).isoformat(), "summary": None, "root": None}
+        current: dict[str, Any] = {"now": timeutil.now().isoformat(), "summary": None, "root": None}
         if _on(args, "require_mfa") or _on(args, "forbid_access_keys"):
             summary = ctx.client("iam").call("get_account_summary").get("SummaryMap", {})
             current["summary"] = {key: summary.get(key) for key in SUMMARY_KEYS}
@@ -137,7 +138,7 @@ class RootAccount(Module):
         return None  # check only: there are no changes to go stale
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
-        address = f"{scope}/{self.name}/{RESOURCE}"
+        address = ChangeBuilder(scope, self.name).address(RESOURCE)
         account = current.get("account_id")
         resource = f"arn:aws:iam::{account}:root" if account else "root user"
         summary = current.get("summary") or {}

@@ -27,28 +27,28 @@ of its own (address `.../<user>/console`) that cannot be undone, so the rest sta
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from remediator import policydoc, selection
+from remediator import controls, policydoc, selection, timeutil
 from remediator import userpolicies as user_policies
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details, login_profile_exists
+from remediator.changes import ChangeBuilder
 from remediator.credreport import UserRow, credential_report, rows_by_user
 from remediator.errors import ArgError, TaskFailed
 from remediator.identity import run_identity
 from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls, delete_key_call, last_used, list_keys
 from remediator.model import ApiCall, Change, Finding
-from remediator.registry import Module, PlanResult, register
+from remediator.registry import Module, PlanResult, literal, register
 from remediator.timeutil import iso, parse_time
 
 QUARANTINE_DOCUMENT = {
     "Version": "2012-10-17",
     "Statement": [{"Sid": "RemediatorQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}],
 }
-UNUSED_CONTROLS = ("CIS v3.0 1.12", "CIS v5.0 1.11")
-MFA_CONTROLS = ("CIS v3.0 1.10", "CIS v5.0 1.9")
-DESTRUCTIVE_MAX_CHANGES = 25
+UNUSED_CONTROLS = controls.of("unused_credentials")
+MFA_CONTROLS = controls.of("console_mfa")
 CONSOLE_SUFFIX = "/console"
 DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCredentials", "MFADevices")
 
@@ -58,16 +58,11 @@ DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCrede
 
 def selected(user: dict[str, Any], args: dict[str, Any]) -> bool:
     """include/exclude: globs on the user's name, path, or path + name."""
-    names = selection.subjects(user["UserName"], user.get("Path") or "/")
-    return selection.selected(names, args.get("include"), args.get("exclude"))
+    return selection.picks(args, user["UserName"], user.get("Path") or "/")
 
 
 def _when(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
-
-
-def _ago(moment: datetime, now: datetime) -> str:
-    return f"{moment.date().isoformat()}, {(now - moment).days} days ago"
 
 
 def last_activity(user: dict[str, Any]) -> str | None:
@@ -88,12 +83,12 @@ def unused_evidence(user: dict[str, Any], now: datetime, days: int) -> str | Non
     created = _when(user.get("CreateDate"))
     if created is None or created >= cutoff:
         return None
-    parts = [f"created {_ago(created, now)}"]
+    parts = [f"created {timeutil.ago(created, now)}"]
     signed_in = _when(user.get("PasswordLastUsed"))
     if signed_in is not None and signed_in >= cutoff:
         return None
     if signed_in is not None:
-        parts.append(f"last console sign-in {_ago(signed_in, now)}")
+        parts.append(f"last console sign-in {timeutil.ago(signed_in, now)}")
     elif user.get("Console"):
         parts.append("console password never used")
     else:
@@ -105,8 +100,8 @@ def unused_evidence(user: dict[str, Any], now: datetime, days: int) -> str | Non
         if used is not None:
             if used >= cutoff:
                 return None
-            service = f" ({key['LastUsedService']})" if key.get("LastUsedService") else ""
-            parts.append(f"{label} last used {_ago(used, now)}{service}")
+            service = f" via {key['LastUsedService']}" if key.get("LastUsedService") else ""
+            parts.append(f"{label} last used {timeutil.ago(used, now)}{service}")
         else:
             if key_created is not None and key_created >= cutoff:
                 return None  # a key made within the window, not used yet: someone means to use it
@@ -135,11 +130,11 @@ def quarantine_status(user: dict[str, Any], now: datetime, days: int) -> tuple[s
     age = (now.date() - since).days
     activity = _when(last_activity(user))
     if activity is not None and activity.date() >= since:
-        return "active", f"quarantined {since.isoformat()} but used since (last activity {_ago(activity, now)})"
+        return "active", f"quarantined {since.isoformat()} but used since (last activity {timeutil.ago(activity, now)})"
     if age < days:
-        return "waiting", f"quarantined {since.isoformat()}, {age} days ago (deletion after {days})"
-    quiet = "no activity since" if activity is None else f"no activity since (last {_ago(activity, now)})"
-    return "due", f"quarantined {since.isoformat()}, {age} days ago, {quiet}"
+        return "waiting", f"quarantined {timeutil.ago(since, now)}, deletion after {days} days"
+    quiet = "no activity since" if activity is None else f"no activity since (last {timeutil.ago(activity, now)})"
+    return "due", f"quarantined {timeutil.ago(since, now)}, {quiet}"
 
 
 def will_delete(user: dict[str, Any], args: dict[str, Any], now: datetime) -> bool:
@@ -339,6 +334,7 @@ def _read_dependents(ctx: ReadContext, user: dict[str, Any]) -> None:
 @register
 class Users(Module):
     name = "iam_users"
+    destructive_actions = ("disable", "delete")
     summary = (
         "Sweep every IAM user: report, disable (reversibly) or delete unused users; report console users"
         " without MFA and policies attached straight to users."
@@ -371,8 +367,7 @@ class Users(Module):
                 "type": "boolean",
                 "description": "report each user with inline or attached policies (CIS 1.15)",
             },
-            "include": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to sweep"},
-            "exclude": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to skip"},
+            **selection.options("name/path"),
         },
     }
     permissions = {
@@ -419,8 +414,29 @@ class Users(Module):
     exclude: [break-glass]
 """
 
-    def default_max_changes(self, args: dict[str, Any]) -> int | None:
-        return DESTRUCTIVE_MAX_CHANGES if args.get("action") in ("disable", "delete") else None
+    def write_permissions(self, args: dict[str, Any]) -> list[str]:
+        action = literal(args, "action", "report")
+        deletes = [
+            "iam:DeleteLoginProfile",
+            "iam:DeleteAccessKey",
+            "iam:DeleteSigningCertificate",
+            "iam:DeleteSSHPublicKey",
+            "iam:DeleteServiceSpecificCredential",
+            "iam:DeactivateMFADevice",
+            "iam:DeleteVirtualMFADevice",
+            "iam:RemoveUserFromGroup",
+            "iam:DeleteUserPolicy",
+            "iam:DetachUserPolicy",
+            "iam:DeleteUser",
+        ]
+        if action == "report":
+            return []
+        if action == "disable":
+            writes = ["iam:PutUserPolicy", "iam:UpdateAccessKey", "iam:TagUser"]
+            if "remove_console_access" in args:
+                writes.append("iam:DeleteLoginProfile")
+            return writes + (deletes if "delete_after_days" in args else [])
+        return deletes if action == "delete" else super().write_permissions(args)
 
     def validate(self, args: dict[str, Any]) -> None:
         rules = ("unused_days", "delete_after_days", "require_mfa_for_console", "forbid_user_policies")
@@ -435,7 +451,7 @@ class Users(Module):
             )
 
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = timeutil.now()
         own = run_identity(ctx).user_name
         rows = rows_by_user(credential_report(ctx))
         days, after = args.get("unused_days"), args.get("delete_after_days")
@@ -474,6 +490,7 @@ class Users(Module):
         own = (current.get("own_user") or "").casefold()
         days, after = args.get("unused_days"), args.get("delete_after_days")
         action = args.get("action", "report")
+        build = ChangeBuilder(scope, self.name)
         changes: list[Change] = []
         findings: list[Finding] = []
         counts = {"swept": 0, "unused": 0, "quarantined": 0, "waiting": 0}
@@ -482,7 +499,6 @@ class Users(Module):
                 continue
             counts["swept"] += 1
             name = user["UserName"]
-            address = f"{scope}/{self.name}/{name}"
             evidence = unused_evidence(user, now, days) if days is not None else None
             status = quarantine_status(user, now, after) if after is not None else None
             due = status is not None and status[0] == "due"
@@ -490,56 +506,46 @@ class Users(Module):
                 if evidence or due:
                     why = f"is unused ({evidence})" if evidence else f"is due for deletion ({status and status[1]})"
                     findings.append(
-                        Finding(
-                            address, name, "low",
+                        build.finding(
+                            name,
+                            "low",
                             f"user {name} {why} but was left alone: the run's own credentials (user {name})"
                             " are never changed",
                         )
-                    )  # fmt: skip
+                    )
             elif status is not None and due:
                 if action == "report":
                     findings.append(
-                        Finding(
-                            address, name, "medium", f"user {name} is due for deletion: {status[1]}", UNUSED_CONTROLS
-                        )
+                        build.finding(name, "medium", f"user {name} is due for deletion: {status[1]}", UNUSED_CONTROLS)
                     )
                 else:
-                    changes.append(self._delete(user, address, f"{status[1]}; deletion after {after} days"))
+                    changes.append(self._delete(build, user, f"{status[1]}; deletion after {after} days"))
             elif status is not None and status[0] == "active":
-                findings.append(
-                    Finding(address, name, "medium", f"user {name} was not deleted: {status[1]}; review it")
-                )
+                findings.append(build.finding(name, "medium", f"user {name} was not deleted: {status[1]}; review it"))
             elif evidence:
                 counts["unused"] += 1
                 reason = f"not used within {days} days: {evidence}"
                 if action == "report":
-                    findings.append(
-                        Finding(
-                            address, name, "medium", f"user {name} is unused: {reason}", UNUSED_CONTROLS
-                        )
-                    )  # fmt: skip
+                    findings.append(build.finding(name, "medium", f"user {name} is unused: {reason}", UNUSED_CONTROLS))
                 elif action == "delete":
-                    changes.append(self._delete(user, address, reason))
+                    changes.append(self._delete(build, user, reason))
                 else:
-                    disable = self._disable(user, address, now, reason)
+                    disable = self._disable(build, user, now, reason)
                     if disable is None:
                         counts["quarantined"] += 1
                     else:
                         changes.append(disable)
                     if args.get("remove_console_access") and user.get("Console"):
-                        changes.append(self._remove_console(user, address, reason))
+                        changes.append(self._remove_console(build, user, reason))
             if status is not None and status[0] == "waiting":
                 counts["waiting"] += 1
             if args.get("require_mfa_for_console") and user.get("Console") and not user.get("MfaActive"):
                 findings.append(
-                    Finding(
-                        address, name, "medium", f"user {name} has a console password and no MFA device",
-                        MFA_CONTROLS,
-                    )
-                )  # fmt: skip
+                    build.finding(name, "medium", f"user {name} has a console password and no MFA device", MFA_CONTROLS)
+                )
             if args.get("forbid_user_policies"):
                 policies = user_policies.own_policies(user.get("ManagedPolicies", []), user.get("InlinePolicies", []))
-                found = user_policies.finding(address, name, name, policies)
+                found = user_policies.finding(build.address(name), name, name, policies)
                 if found:
                     findings.append(found)
         if changes:
@@ -568,7 +574,7 @@ class Users(Module):
             parts.append("policies on users checked")
         return f"{counts['swept']} user(s) swept: {', '.join(parts)}"
 
-    def _disable(self, user: dict[str, Any], address: str, now: datetime, reason: str) -> Change | None:
+    def _disable(self, build: ChangeBuilder, user: dict[str, Any], now: datetime, reason: str) -> Change | None:
         name = user["UserName"]
         day = now.date().isoformat()
         calls: list[ApiCall] = []
@@ -604,34 +610,44 @@ class Users(Module):
             return None
         before = _disable_image(user)
         after = {**before, "QuarantinePolicy": True, "QuarantinedAt": tagged or day, "ActiveKeys": []}
-        return Change(
-            address, self.name, name, "disable", before, after, tuple(calls), tuple(undo),
-            f"disable unused user {name}: {'; '.join(done)} (reversible: rollback re-activates the keys and"
-            " removes the policy and the tag)",
+        return build.change(
+            "disable",
+            name,
+            before=before,
+            after=after,
+            calls=tuple(calls),
+            undo=tuple(undo),
+            summary=f"disable unused user {name}: {'; '.join(done)} (reversible: rollback re-activates the keys"
+            " and removes the policy and the tag)",
             reason=reason,
-        )  # fmt: skip
+        )
 
-    def _remove_console(self, user: dict[str, Any], address: str, reason: str) -> Change:
+    def _remove_console(self, build: ChangeBuilder, user: dict[str, Any], reason: str) -> Change:
         name = user["UserName"]
-        return Change(
-            address + CONSOLE_SUFFIX, self.name, name + CONSOLE_SUFFIX, "delete",
-            {"LoginProfile": True}, {"LoginProfile": False},
-            (ApiCall("iam", "delete_login_profile", {"UserName": name}),), None,
-            f"remove console access of unused user {name}: delete its login profile (cannot be undone: the"
-            " password cannot be restored)",
+        return build.delete(
+            name + CONSOLE_SUFFIX,
+            before={"LoginProfile": True},
+            after={"LoginProfile": False},
+            calls=(ApiCall("iam", "delete_login_profile", {"UserName": name}),),
+            undo=None,
+            summary=f"remove console access of unused user {name}: delete its login profile (cannot be undone:"
+            " the password cannot be restored)",
             reason=reason,
-        )  # fmt: skip
+        )
 
-    def _delete(self, user: dict[str, Any], address: str, reason: str) -> Change:
+    def _delete(self, build: ChangeBuilder, user: dict[str, Any], reason: str) -> Change:
         name = user["UserName"]
         if user.get("Dependents") is None or not user.get("Live"):
             raise TaskFailed(f"user {name}: its dependents were not read; cannot plan its deletion")
-        return Change(
-            address, self.name, name, "delete", state(user), None, delete_user_calls(user), None,
-            f"delete user {name} with {_dependents_text(user)} (cannot be undone: a new user gets a new id,"
-            " new keys and no password)",
+        return build.delete(
+            name,
+            before=state(user),
+            calls=delete_user_calls(user),
+            undo=None,
+            summary=f"delete user {name} with {_dependents_text(user)} (cannot be undone: a new user gets a new"
+            " id, new keys and no password)",
             reason=reason,
-        )  # fmt: skip
+        )
 
 
 def _find(users: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
