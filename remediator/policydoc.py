@@ -28,7 +28,7 @@ DEFAULT_VERSION = "2012-10-17"
 VERSIONS = ("2012-10-17", "2008-10-17")
 EFFECTS = ("Allow", "Deny")
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _LIST_KEYS = ("Action", "NotAction", "Resource", "NotResource")
 _PRINCIPAL_KEYS = ("Principal", "NotPrincipal")
 
@@ -138,7 +138,7 @@ def _principal(value: Any) -> dict[str, list[str]]:
     for kind, ids in sorted(value.items()):
         names = _values(ids)
         if kind == "AWS":
-            names = sorted({f"arn:aws:iam::{n}:root" if _ACCOUNT_ID.match(n) else n for n in names})
+            names = sorted({f"arn:aws:iam::{n}:root" if _ACCOUNT_ID.fullmatch(n) else n for n in names})
         result[kind] = names
     return result
 

@@ -12,6 +12,7 @@ accepts it but it probably does not do what its author meant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +197,19 @@ def _statement_issues(index: int, statement: dict[str, Any], kind: str) -> list[
             LintIssue("trust-without-principal", f"{where}: a trust policy statement needs a Principal", "error")
         )
     return issues
+
+
+def total_size(documents: Iterable[Any]) -> int:
+    """The characters AWS counts against an entity's inline policy limit (`SIZE_LIMITS['<kind>_inline']`):
+    each document's JSON without whitespace, added up. A document that does not parse counts as its text
+    without whitespace, so a broken live document still weighs what it holds."""
+    total = 0
+    for document in documents:
+        try:
+            total += policydoc.size(document)
+        except (ValueError, TypeError):
+            total += len("".join(str(document).split()))
+    return total
 
 
 def size_issue(size: int, limit: int, what: str) -> LintIssue | None:

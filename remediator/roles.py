@@ -22,7 +22,9 @@ from remediator.aws.reads import PAGE_SIZE, authorization_details
 from remediator.model import ApiCall
 from remediator.timeutil import iso
 
-SERVICE_ROLE_PATH = "/aws-service-role/"
+SERVICE_ROLE_PATH = "/aws-service-role/"  # service-linked roles
+IDENTITY_CENTER_ROLE_PATH = "/aws-reserved/"  # IAM Identity Center (SSO) roles: AWSReservedSSO_*
+AWS_MANAGED_ROLE_PATHS = (SERVICE_ROLE_PATH, IDENTITY_CENTER_ROLE_PATH)
 DEFAULT_MAX_SESSION = 3600
 
 
@@ -84,8 +86,23 @@ def find_role(roles: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return exact or next((r for r in roles if r["RoleName"].casefold() == name.casefold()), None)
 
 
-def is_service_linked(role: dict[str, Any]) -> bool:
-    return role.get("Path", "/").startswith(SERVICE_ROLE_PATH)
+def is_aws_managed_path(path: str) -> bool:
+    """True for the paths of roles AWS owns: service-linked (/aws-service-role/) and IAM Identity Center
+    (/aws-reserved/) roles. Neither may be changed by a task: AWS (or Identity Center) manages them."""
+    return path.startswith(AWS_MANAGED_ROLE_PATHS)
+
+
+def is_aws_managed_role(role: dict[str, Any]) -> bool:
+    """A service-linked or IAM Identity Center role (by its path), left alone by every module."""
+    return is_aws_managed_path(str(role.get("Path") or "/"))
+
+
+def aws_managed_reason(role: dict[str, Any]) -> str:
+    """Why an AWS-managed role is left alone, for findings and refusals."""
+    path = str(role.get("Path") or "/")
+    if path.startswith(IDENTITY_CENTER_ROLE_PATH):
+        return f"an IAM Identity Center role ({path}): Identity Center manages it"
+    return f"service-linked ({path}): AWS manages it"
 
 
 def role_name_of_arn(arn: str | None) -> str | None:

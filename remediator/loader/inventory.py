@@ -17,11 +17,14 @@ GROUP_KEYS = ("vars", "accounts", "children")
 CONNECTION_KEYS = ("account_id", "region", "profile", "role_arn", "external_id", "session_name", "endpoint_url")
 IMPLICIT_ACCOUNT = "default"
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")  # AssumeRole's RoleSessionName
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")  # AssumeRole's ExternalId
+# Used with fullmatch and re.ASCII: in Python `\w` and `\d` match any Unicode letter or digit, and `$`
+# accepts a trailing newline; AWS's patterns are ASCII and match the whole value.
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+", re.ASCII)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]", re.ASCII)
+_ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)  # AssumeRole's RoleSessionName
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)  # AssumeRole's ExternalId
+_ENDPOINT_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")  # no whitespace anywhere (Unicode \s)
 
 
 @dataclass
@@ -222,29 +225,29 @@ def check_connection(
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 value = f"{value:012d}"
                 checked[key] = value
-            if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+            if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
                 raise ConfigError(
                     f"account {name!r}: account_id must be 12 digits, got {value!r}", file=file, line=at(key)
                 )
         elif not isinstance(value, str):
             raise ConfigError(f"account {name!r}: {key} must be a string", file=file, line=at(key))
-        elif key == "role_arn" and not _ROLE_ARN.match(value):
+        elif key == "role_arn" and not _ROLE_ARN.fullmatch(value):
             raise ConfigError(f"account {name!r}: role_arn {value!r} is not an IAM role ARN", file=file, line=at(key))
-        elif key == "region" and not _REGION.match(value):
+        elif key == "region" and not _REGION.fullmatch(value):
             raise ConfigError(f"account {name!r}: region {value!r} is not an AWS region name", file=file, line=at(key))
-        elif key == "endpoint_url" and value != "embedded" and not re.match(r"^https?://[^\s/]+", value):
+        elif key == "endpoint_url" and value != "embedded" and not _ENDPOINT_URL.fullmatch(value):
             raise ConfigError(
                 f"account {name!r}: endpoint_url must be an http(s) URL or 'embedded', got {value!r}",
                 file=file,
                 line=at(key),
             )
-        elif key == "session_name" and not _SESSION_NAME.match(value):
+        elif key == "session_name" and not _SESSION_NAME.fullmatch(value):
             raise ConfigError(
                 f"account {name!r}: session_name {value!r} must be 2–64 letters, digits or +=,.@_-",
                 file=file,
                 line=at(key),
             )
-        elif key == "external_id" and not _EXTERNAL_ID.match(value):
+        elif key == "external_id" and not _EXTERNAL_ID.fullmatch(value):
             # never echo the value: an external id is a shared secret
             raise ConfigError(
                 f"account {name!r}: external_id must be 2–1224 letters, digits or +=,.@:/_-", file=file, line=at(key)

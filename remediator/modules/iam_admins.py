@@ -16,6 +16,7 @@ guard's cached census), so `plan` recomputes nothing from AWS and stays pure.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from remediator import admins
@@ -38,7 +39,7 @@ def _account_of(details: dict[str, Any]) -> str | None:
     for key in ("UserDetailList", "RoleDetailList", "GroupDetailList"):
         for entity in details.get(key, []):
             parts = str(entity.get("Arn", "")).split(":")
-            if len(parts) > 4 and parts[4].isdigit():
+            if len(parts) > 4 and re.fullmatch(r"[0-9]{12}", parts[4]):
                 return parts[4]
     return None
 

@@ -4,18 +4,23 @@ Read from the account's bulk authorization details (each entity's inline policy 
 put when the policy is missing or differs in meaning; the undo puts the old document back, or deletes
 the policy when there was none. A missing role, user or group fails the task: a typo in its name must
 not pass as "nothing to do".
+
+AWS limits the total size of an entity's inline policies (role 10,240, user 2,048, group 5,120 characters
+without whitespace), so `current` also holds the entity's other inline policies (`others`, from the same
+authorization details): a put that would take the total over the limit fails the task at plan time.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from remediator import policydoc
+from remediator import awsrules, policydoc, policylint
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
-from remediator.model import ApiCall, Change
-from remediator.modules.iam_policy import NAME_PATTERN, check_document, document_text
+from remediator.model import ApiCall
+from remediator.modules.iam_policy import check_document, document_text
 from remediator.registry import Document, Module, PlanResult, register
 
 # option → (entity list in authorization details, entity name key, inline list key, API noun, name parameter)
@@ -25,6 +30,13 @@ KINDS: dict[str, tuple[str, str, str, str, str]] = {
     "group": ("GroupDetailList", "GroupName", "GroupPolicyList", "group", "GroupName"),
 }
 _ENTITY = {"type": "string", "minLength": 1, "maxLength": 128}
+
+
+def _parsed(document: Any) -> Any:
+    try:
+        return policydoc.parse(document)
+    except (ValueError, TypeError):
+        return document  # counted as its text
 
 
 def target(args: dict[str, Any]) -> tuple[str, str]:
@@ -100,9 +112,13 @@ class InlinePolicy(Module):
             raise ArgError(
                 field, "give exactly one of role, user, group" + (f" (not {', '.join(given)})" if given else "")
             )
-        name = args.get("policy_name")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise ArgError("policy_name", "a policy name is 1–128 letters, digits and +=,.@_-")
+        kind = given[0]
+        problem = awsrules.check_name(kind, args[kind])
+        if problem:
+            raise ArgError(kind, problem)
+        problem = awsrules.check_name("inline_policy", args.get("policy_name"))
+        if problem:
+            raise ArgError("policy_name", problem)
         if args.get("state") == "absent":
             if "document" in args:
                 raise ArgError("document", "state: absent deletes the inline policy; it takes no document")
@@ -116,10 +132,15 @@ class InlinePolicy(Module):
         list_key, name_key, inline_key, _, _ = KINDS[kind]
         found = next((e for e in authorization_details(ctx)[list_key] if e.get(name_key) == entity), None)
         if found is None:
-            return {"exists": ctx.will_exist(kind, entity), "document": None}
+            return {"exists": ctx.will_exist(kind, entity), "document": None, "others": {}}
         policy = next((p for p in found.get(inline_key, []) if p.get("PolicyName") == args["policy_name"]), None)
         document = policydoc.parse(policy["PolicyDocument"]) if policy is not None else None
-        return {"exists": True, "document": document}
+        others = {
+            p["PolicyName"]: _parsed(p.get("PolicyDocument"))
+            for p in found.get(inline_key, [])
+            if p.get("PolicyName") != args["policy_name"]
+        }
+        return {"exists": True, "document": document, "others": others}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         if current["document"] is None:
@@ -132,23 +153,19 @@ class InlinePolicy(Module):
         if not current["exists"]:
             raise TaskFailed(f"{kind} {entity} does not exist: cannot manage its inline policy {policy_name}")
         resource = f"{kind}/{entity}/{policy_name}"
-        address = f"{scope}/{self.name}/{resource}"
+        build = ChangeBuilder(scope, self.name)
         live = current["document"]
         label = f"inline policy {policy_name} of {kind} {entity}"
 
         if args.get("state") == "absent":
             if live is None:
                 return PlanResult(noop_reason=f"{kind} {entity} has no inline policy {policy_name}, as the task wants")
-            change = Change(
-                address,
-                self.name,
+            change = build.delete(
                 resource,
-                "delete",
-                {"Document": live},
-                None,
-                (delete_call(kind, entity, policy_name),),
-                (put_call(kind, entity, policy_name, live),),
-                f"delete {label}",
+                before={"Document": live},
+                calls=(delete_call(kind, entity, policy_name),),
+                undo=(put_call(kind, entity, policy_name, live),),
+                summary=f"delete {label}",
                 reason="state: absent",
             )
             return PlanResult([change])
@@ -156,16 +173,25 @@ class InlinePolicy(Module):
         wanted = policydoc.parse(args["document"])
         if live is not None and policydoc.equivalent(wanted, live):
             return PlanResult(noop_reason=f"{label} has an equivalent document")
-        change = Change(
-            address,
-            self.name,
-            resource,
+        others = current.get("others") or {}
+        total = policylint.total_size([wanted, *others.values()])
+        limit = policylint.SIZE_LIMITS[f"{kind}_inline"]
+        if total > limit:
+            raise TaskFailed(
+                f"{label}: {kind} {entity}'s inline policies would total {total:,} characters without whitespace"
+                f" (this one and {len(others)} other(s)), over AWS's limit of {limit:,} for a {kind}'s inline"
+                " policies together"
+            )
+        change = build.change(
             "create" if live is None else "update",
-            None if live is None else {"Document": live},
-            {"Document": wanted},
-            (put_call(kind, entity, policy_name, wanted),),
-            (delete_call(kind, entity, policy_name),) if live is None else (put_call(kind, entity, policy_name, live),),
-            f"put {label}" + (" (new)" if live is None else " (document differs in meaning)"),
+            resource,
+            before=None if live is None else {"Document": live},
+            after={"Document": wanted},
+            calls=(put_call(kind, entity, policy_name, wanted),),
+            undo=(delete_call(kind, entity, policy_name),)
+            if live is None
+            else (put_call(kind, entity, policy_name, live),),
+            summary=f"put {label}" + (" (new)" if live is None else " (document differs in meaning)"),
             reason=f"{kind} {entity} has no inline policy {policy_name}"
             if live is None
             else "the live document differs in meaning from the task's",

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator.aws.context import ReadContext
-from remediator.changes import ChangeBuilder
-from remediator.errors import ArgError, AwsError, TaskFailed
-from remediator.model import ApiCall
-from remediator.registry import Module, PlanResult, literal, register
+from remediator.toolkit import (
+    ApiCall,
+    ArgError,
+    AwsError,
+    ChangeBuilder,
+    Module,
+    PlanResult,
+    ReadContext,
+    TaskFailed,
+    literal,
+    register,
+)
 
 RESOURCE = "account-password-policy"
 

@@ -27,9 +27,9 @@ from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError
 from remediator.model import Finding
 from remediator.registry import Module, PlanResult, register
+from remediator.roles import is_aws_managed_role
 
 FULL_ADMIN_CONTROLS = controls.of("full_admin_policy")
-SERVICE_ROLE_PATH = "/aws-service-role/"
 
 # entity kind → (list key, name key, inline list key, inline size limit)
 ENTITIES = {
@@ -67,8 +67,8 @@ def _default_document(policy: dict[str, Any]) -> Any:
 def _entities(details: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for kind, (list_key, name_key, _, _) in ENTITIES.items():
         for entity in details.get(list_key, []):
-            if kind == "role" and entity.get("Path", "").startswith(SERVICE_ROLE_PATH):
-                continue  # AWS owns service-linked roles and their policies
+            if kind == "role" and is_aws_managed_role(entity):
+                continue  # AWS (or IAM Identity Center) owns these roles and their policies
             yield kind, entity[name_key], entity
 
 

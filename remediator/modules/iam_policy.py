@@ -13,20 +13,18 @@ finding, never "fixed" by deleting and recreating the policy.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from remediator import policydoc
+from remediator import awsrules, policydoc
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
-from remediator.model import ApiCall, Change, Finding
+from remediator.model import ApiCall, Change
 from remediator.registry import Document, Module, PlanResult, register
 from remediator.timeutil import iso
 
 MAX_VERSIONS = 5
-NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
-PATH_PATTERN = re.compile(r"^/([\x21-\x7e]*/)?$")
 
 # attach_to key → (singular, the entity's list in authorization details, API noun, name parameter)
 KINDS: dict[str, tuple[str, str, str, str]] = {
@@ -56,7 +54,7 @@ def check_document(field: str, document: Any) -> None:
 
 def _version_number(version_id: str) -> int:
     digits = version_id.lstrip("vV")
-    return int(digits) if digits.isdigit() else 0
+    return int(digits) if digits.isascii() and digits.isdigit() else 0  # "v²".isdigit() is True; int() refuses it
 
 
 def oldest_non_default(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -171,12 +169,22 @@ class ManagedPolicy(Module):
         return [Document("document", args["document"], "identity", "managed")] if "document" in args else []
 
     def validate(self, args: dict[str, Any]) -> None:
-        name = args.get("name")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise ArgError("name", "a policy name is 1–128 letters, digits and +=,.@_-")
-        path = args.get("path")
-        if path is not None and not PATH_PATTERN.match(path):
-            raise ArgError("path", "a path starts and ends with '/' (e.g. /team/)")
+        problem = awsrules.check_name("policy", args.get("name"))
+        if problem:
+            raise ArgError("name", problem)
+        if "path" in args:
+            problem = awsrules.check_path(args["path"], policy=True)
+            if problem:
+                raise ArgError("path", problem)
+        if "description" in args:
+            problem = awsrules.check_description(args["description"], kind="policy")
+            if problem:
+                raise ArgError("description", problem)
+        for kind, entities in (args.get("attach_to") or {}).items():
+            for entity in entities or []:
+                problem = awsrules.check_name(KINDS[kind][0], entity) if kind in KINDS else None
+                if problem:
+                    raise ArgError(f"attach_to.{kind}", problem)
         if args.get("state") == "absent":
             others = sorted(k for k in args if k not in ("name", "path", "state"))
             if others:
@@ -245,12 +253,12 @@ class ManagedPolicy(Module):
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         name = args["name"]
+        build = ChangeBuilder(scope, self.name)
         if args.get("state") == "absent":
-            return self._plan_absent(name, current, scope)
+            return self._plan_absent(name, current, build)
 
         policy = current["policy"]
         arn = current["arn"]
-        address = f"{scope}/{self.name}/{name}"
         result = PlanResult()
         notes: list[str] = []
 
@@ -271,42 +279,37 @@ class ManagedPolicy(Module):
                 "Document": policydoc.parse(args["document"]),
             }
             result.changes.append(
-                Change(
-                    address,
-                    self.name,
+                build.create(
                     name,
-                    "create",
-                    None,
-                    after,
-                    (ApiCall("iam", "create_policy", params),),
-                    (ApiCall("iam", "delete_policy", {"PolicyArn": arn}),),
-                    f"create policy {name} at path {params['Path']}",
+                    after=after,
+                    calls=(ApiCall("iam", "create_policy", params),),
+                    undo=(ApiCall("iam", "delete_policy", {"PolicyArn": arn}),),
+                    summary=f"create policy {name} at path {params['Path']}",
                     reason="no customer managed policy of that name",
                     creates=f"policy:{arn}",
                 )
             )
         else:
-            self._findings(args, policy, address, name, result)
-            change = self._document_change(args, policy, address, name)
+            self._findings(args, policy, build, name, result)
+            change = self._document_change(args, policy, build, name)
             if change is not None:
                 result.changes.append(change)
             elif "document" in args:
                 notes.append(f"the default version {policy['DefaultVersionId']} has an equivalent document")
 
         attached = current["attached"] if policy is not None else {k: [] for k in KINDS}
-        result.changes.extend(self._attachment_changes(args, current, attached, arn, scope, notes))
+        result.changes.extend(self._attachment_changes(args, current, attached, arn, build, notes))
         if not result.changes:
             what = "; ".join(notes) if notes else "nothing the task names differs"
             result.noop_reason = f"policy {name} is as the task wants: {what}"
         return result
 
     def _findings(
-        self, args: dict[str, Any], policy: dict[str, Any], address: str, name: str, result: PlanResult
+        self, args: dict[str, Any], policy: dict[str, Any], build: ChangeBuilder, name: str, result: PlanResult
     ) -> None:
         if "description" in args and args["description"] != policy.get("Description", ""):
             result.findings.append(
-                Finding(
-                    address,
+                build.finding(
                     name,
                     "low",
                     f"policy {name} has the description {policy.get('Description', '')!r}, not"
@@ -316,8 +319,7 @@ class ManagedPolicy(Module):
             )
         if "path" in args and args["path"] != policy["Path"]:
             result.findings.append(
-                Finding(
-                    address,
+                build.finding(
                     name,
                     "low",
                     f"policy {name} is at path {policy['Path']}, not {args['path']}: AWS cannot move a policy"
@@ -325,7 +327,9 @@ class ManagedPolicy(Module):
                 )
             )
 
-    def _document_change(self, args: dict[str, Any], policy: dict[str, Any], address: str, name: str) -> Change | None:
+    def _document_change(
+        self, args: dict[str, Any], policy: dict[str, Any], build: ChangeBuilder, name: str
+    ) -> Change | None:
         if "document" not in args:
             return None
         default = default_version(policy)
@@ -355,16 +359,15 @@ class ManagedPolicy(Module):
         )
         before = policy_state(policy)
         assert before is not None
-        return Change(
-            address,
-            self.name,
+        return build.update(
             name,
-            "update",
-            {k: before[k] for k in ("DefaultVersionId", "Document", "VersionIds")},
-            {"Document": policydoc.parse(args["document"])},
-            tuple(calls),
-            (ApiCall("iam", "set_default_policy_version", {"PolicyArn": policy["Arn"], "VersionId": old_default}),),
-            summary,
+            before={k: before[k] for k in ("DefaultVersionId", "Document", "VersionIds")},
+            after={"Document": policydoc.parse(args["document"])},
+            calls=tuple(calls),
+            undo=(
+                ApiCall("iam", "set_default_policy_version", {"PolicyArn": policy["Arn"], "VersionId": old_default}),
+            ),
+            summary=summary,
             reason=reason,
         )
 
@@ -374,7 +377,7 @@ class ManagedPolicy(Module):
         current: dict[str, Any],
         attached: dict[str, list[str]],
         arn: str,
-        scope: str,
+        build: ChangeBuilder,
         notes: list[str],
     ) -> list[Change]:
         if "attach_to" not in args:
@@ -398,16 +401,12 @@ class ManagedPolicy(Module):
                     continue
                 resource = attachment_resource(name, kind, entity)
                 changes.append(
-                    Change(
-                        f"{scope}/{self.name}/{resource}",
-                        self.name,
+                    build.create(
                         resource,
-                        "create",
-                        None,
-                        attachment_after(arn, kind, entity),
-                        (attach_call(kind, entity, arn, True),),
-                        (attach_call(kind, entity, arn, False),),
-                        f"attach policy {name} to {singular} {entity}",
+                        after=attachment_after(arn, kind, entity),
+                        calls=(attach_call(kind, entity, arn, True),),
+                        undo=(attach_call(kind, entity, arn, False),),
+                        summary=f"attach policy {name} to {singular} {entity}",
                         reason=f"attach_to names {singular} {entity}",
                     )
                 )
@@ -415,33 +414,29 @@ class ManagedPolicy(Module):
                 for entity in live:
                     if entity in (named.get(kind) or []):
                         continue
-                    changes.append(self._detach(scope, name, arn, kind, entity, "exclusive_attachments: not listed"))
+                    changes.append(self._detach(build, name, arn, kind, entity, "exclusive_attachments: not listed"))
         if not changes:
             notes.append("attached to every entity named" + (" and no other" if exclusive else ""))
         return changes
 
-    def _detach(self, scope: str, name: str, arn: str, kind: str, entity: str, reason: str) -> Change:
+    def _detach(self, build: ChangeBuilder, name: str, arn: str, kind: str, entity: str, reason: str) -> Change:
         resource = attachment_resource(name, kind, entity)
-        return Change(
-            f"{scope}/{self.name}/{resource}",
-            self.name,
+        return build.delete(
             resource,
-            "delete",
-            attachment_after(arn, kind, entity),
-            None,
-            (attach_call(kind, entity, arn, False),),
-            (attach_call(kind, entity, arn, True),),
-            f"detach policy {name} from {KINDS[kind][0]} {entity}",
+            before=attachment_after(arn, kind, entity),
+            calls=(attach_call(kind, entity, arn, False),),
+            undo=(attach_call(kind, entity, arn, True),),
+            summary=f"detach policy {name} from {KINDS[kind][0]} {entity}",
             reason=reason,
         )
 
-    def _plan_absent(self, name: str, current: dict[str, Any], scope: str) -> PlanResult:
+    def _plan_absent(self, name: str, current: dict[str, Any], build: ChangeBuilder) -> PlanResult:
         policy = current["policy"]
         if policy is None:
             return PlanResult(noop_reason=f"no customer managed policy {name}, as the task wants")
         arn = policy["Arn"]
         changes = [
-            self._detach(scope, name, arn, kind, entity, "state: absent: a policy is detached before it is deleted")
+            self._detach(build, name, arn, kind, entity, "state: absent: a policy is detached before it is deleted")
             for kind in KINDS
             for entity in current["attached"].get(kind, [])
         ]
@@ -451,17 +446,15 @@ class ManagedPolicy(Module):
         summary = f"delete policy {name}"
         if old_versions:
             summary += f" after its non-default versions {', '.join(old_versions)}"
+        before = policy_state(policy)
+        assert before is not None
         changes.append(
-            Change(
-                f"{scope}/{self.name}/{name}",
-                self.name,
+            build.delete(
                 name,
-                "delete",
-                policy_state(policy),
-                None,
-                tuple(calls),
-                None,
-                summary,
+                before=before,
+                calls=tuple(calls),
+                undo=None,
+                summary=summary,
                 reason="state: absent; no undo: a deleted policy and its versions cannot be restored"
                 " (recreating it gives a new policy id and version history)",
             )

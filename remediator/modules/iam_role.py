@@ -17,15 +17,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from remediator import policydoc
+from remediator import awsrules, policydoc, policylint
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Document, Module, PlanResult, register
-from remediator.roles import SERVICE_ROLE_PATH, delete_role_calls, find_role, image, is_service_linked, read_roles
+from remediator.roles import (
+    aws_managed_reason,
+    delete_role_calls,
+    find_role,
+    image,
+    is_aws_managed_path,
+    is_aws_managed_role,
+    read_roles,
+)
 
 MIN_SESSION, MAX_SESSION = 3600, 43200
+INLINE_LIMIT = policylint.SIZE_LIMITS["role_inline"]  # the total of a role's inline policies
 DOCUMENT = {"type": ["object", "string"], "description": "a policy document: a mapping or a JSON string"}
 # task option → field of the role the `<name>` change manages
 ROLE_FIELDS = {
@@ -73,7 +83,12 @@ class Role(Module):
     args_schema = {
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 64, "description": "the role's name"},
-            "path": {"type": "string", "pattern": "^/(.*/)?$", "description": "path, set at creation (default /)"},
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 512,
+                "description": "path, set at creation (default /): '/' or '/…/' in printable ASCII",
+            },
             "description": {"type": "string", "maxLength": 1000},
             "trust_policy": {**DOCUMENT, "description": "who may assume the role; required to create it"},
             "max_session_duration": {
@@ -160,8 +175,13 @@ class Role(Module):
             others = sorted(k for k in args if k not in ("name", "state", "path"))
             if others:
                 raise ArgError(others[0], "state: absent deletes the role and takes no other role fields")
-        if str(args.get("path", "")).startswith(SERVICE_ROLE_PATH):
-            raise ArgError("path", "service-linked roles (/aws-service-role/) are managed by AWS, not by tasks")
+        self._check_aws_rules(args)
+        if is_aws_managed_path(str(args.get("path", ""))):
+            raise ArgError(
+                "path",
+                "service-linked (/aws-service-role/) and IAM Identity Center (/aws-reserved/) roles are managed"
+                " by AWS, not by tasks",
+            )
         duration = args.get("max_session_duration")
         if duration is not None and not (MIN_SESSION <= duration <= MAX_SESSION):
             raise ArgError("max_session_duration", f"{duration} is out of range: must be between 3600 and 43200")
@@ -175,8 +195,50 @@ class Role(Module):
             except ValueError as exc:
                 raise ArgError(field, f"not a policy document: {exc}") from None
         boundary = args.get("permissions_boundary")
-        if boundary and not boundary.startswith("arn:"):
-            raise ArgError("permissions_boundary", "give the boundary policy's ARN")
+        if boundary:
+            problem = awsrules.check_policy_arn(boundary)
+            if problem:
+                raise ArgError("permissions_boundary", f"give the boundary policy's ARN: {problem}")
+        inline = args.get("inline_policies") or {}
+        total = policylint.total_size(inline.values())
+        if total > INLINE_LIMIT:
+            raise ArgError(
+                "inline_policies",
+                f"the task's inline policies together are {total:,} characters without whitespace, over AWS's"
+                f" limit of {INLINE_LIMIT:,} for all of a role's inline policies",
+            )
+
+    @staticmethod
+    def _check_aws_rules(args: dict[str, Any]) -> None:
+        """AWS's rules for names, path, description and tags (the emulator checks none of them)."""
+        problem = awsrules.check_name("role", args.get("name"))
+        if problem:
+            raise ArgError("name", problem)
+        if "path" in args:
+            problem = awsrules.check_path(args["path"])
+            if problem:
+                raise ArgError("path", problem)
+        if "description" in args:
+            problem = awsrules.check_description(args["description"])
+            if problem:
+                raise ArgError("description", problem)
+        if "tags" in args:
+            problem = awsrules.check_tags(tag_values(args))
+            if problem:
+                raise ArgError("tags", problem)
+        for policy in args.get("inline_policies") or {}:
+            problem = awsrules.check_name("inline_policy", policy)
+            if problem:
+                raise ArgError(f"inline_policies.{policy}", problem)
+        for entry in args.get("managed_policies") or []:
+            if not isinstance(entry, str):
+                continue  # the schema reports it
+            if entry.startswith("arn:"):
+                problem = awsrules.check_policy_arn(entry)
+            else:
+                problem = awsrules.check_name("policy", entry)
+            if problem:
+                raise ArgError("managed_policies", problem)
 
     # ---- reading ----------------------------------------------------------------------------------
 
@@ -216,24 +278,20 @@ class Role(Module):
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         role = current.get("role")
         name = role["RoleName"] if role else args["name"]
-        base = f"{scope}/{self.name}"
+        build = ChangeBuilder(scope, self.name)
 
-        if role is not None and is_service_linked(role):
-            raise TaskFailed(f"role {name} is service-linked ({role['Path']}): AWS manages it; refused")
+        if role is not None and is_aws_managed_role(role):
+            raise TaskFailed(f"role {name} is {aws_managed_reason(role)}; refused")
 
         if args.get("state") == "absent":
             if role is None:
                 return PlanResult(noop_reason=f"role {args['name']} does not exist, as the task wants")
-            change = Change(
-                f"{base}/{name}",
-                self.name,
+            change = build.delete(
                 name,
-                "delete",
-                role_state(role),
-                None,
-                delete_role_calls(role),
-                None,
-                f"delete role {name} (cannot be undone: a new role gets a new id)",
+                before=role_state(role),
+                calls=delete_role_calls(role),
+                undo=None,
+                summary=f"delete role {name} (cannot be undone: a new role gets a new id)",
                 reason="state: absent",
             )
             return PlanResult([change])
@@ -242,17 +300,16 @@ class Role(Module):
         changes: list[Change] = []
         findings: list[Finding] = []
         if role is None:
-            changes.append(self._create(args, name, base))
+            changes.append(self._create(args, name, build))
             live_managed: dict[str, str] = {}
             live_inline: dict[str, Any] = {}
         else:
-            update = self._update(args, role, base)
+            update = self._update(args, role, build)
             if update:
                 changes.append(update)
             if "path" in args and args["path"] != role["Path"]:
                 findings.append(
-                    Finding(
-                        f"{base}/{name}",
+                    build.finding(
                         name,
                         "medium",
                         f"role {name} has path {role['Path']}, the task wants {args['path']}: a path cannot be"
@@ -261,10 +318,11 @@ class Role(Module):
                 )
             live_managed, live_inline = role["ManagedPolicies"], role["InlinePolicies"]
 
-        changes += self._managed(args, name, base, managed, live_managed)
-        changes += self._inline(args, name, base, live_inline)
+        self._check_inline_total(args, name, live_inline)
+        changes += self._managed(args, name, build, managed, live_managed)
+        changes += self._inline(args, name, build, live_inline)
         if role is not None:
-            tags = self._tags(args, role, base)
+            tags = self._tags(args, role, build)
             if tags:
                 changes.append(tags)
         if not changes:
@@ -288,7 +346,23 @@ class Role(Module):
             arns.append(arn)
         return list(dict.fromkeys(arns))
 
-    def _create(self, args: dict[str, Any], name: str, base: str) -> Change:
+    @staticmethod
+    def _check_inline_total(args: dict[str, Any], name: str, live: dict[str, Any]) -> None:
+        """AWS limits the total size of a role's inline policies: the live ones the task keeps (neither
+        replaced nor purged) plus the task's own must fit, or the first PutRolePolicy over it fails."""
+        if "inline_policies" not in args:
+            return
+        wanted = args.get("inline_policies") or {}
+        kept = [] if args.get("purge_inline_policies") else [d for p, d in live.items() if p not in wanted]
+        total = policylint.total_size([*kept, *wanted.values()])
+        if total > INLINE_LIMIT:
+            raise TaskFailed(
+                f"role {name}'s inline policies would total {total:,} characters without whitespace"
+                f" ({len(kept)} kept, {len(wanted)} from the task), over AWS's limit of {INLINE_LIMIT:,}:"
+                " shorten them, or purge the ones no longer needed (purge_inline_policies)"
+            )
+
+    def _create(self, args: dict[str, Any], name: str, build: ChangeBuilder) -> Change:
         if args.get("trust_policy") is None:
             raise TaskFailed(f"role {name} does not exist: trust_policy is required to create it")
         trust = policydoc.parse(args["trust_policy"])
@@ -309,21 +383,17 @@ class Role(Module):
             params["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
             after["Tags"] = tags
         undo_role = {"RoleName": name, "PermissionsBoundary": params.get("PermissionsBoundary", "")}
-        return Change(
-            f"{base}/{name}",
-            self.name,
+        return build.create(
             name,
-            "create",
-            None,
-            after,
-            (ApiCall("iam", "create_role", params),),
-            delete_role_calls(undo_role),
-            f"create role {name}" + (f" at {params['Path']}" if params["Path"] != "/" else ""),
+            after=after,
+            calls=(ApiCall("iam", "create_role", params),),
+            undo=delete_role_calls(undo_role),
+            summary=f"create role {name}" + (f" at {params['Path']}" if params["Path"] != "/" else ""),
             reason="the role does not exist",
             creates=f"role:{name}",
         )
 
-    def _update(self, args: dict[str, Any], role: dict[str, Any], base: str) -> Change | None:
+    def _update(self, args: dict[str, Any], role: dict[str, Any], build: ChangeBuilder) -> Change | None:
         name = role["RoleName"]
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
@@ -350,10 +420,15 @@ class Role(Module):
             else f"{f} {_fmt(f, before[f])} → {_fmt(f, after[f])}"
             for f in after
         )
-        return Change(
-            f"{base}/{name}", self.name, name, "update", before, after, calls, undo, f"role {name}: {summary}",
+        return build.update(
+            name,
+            before=before,
+            after=after,
+            calls=calls,
+            undo=undo,
+            summary=f"role {name}: {summary}",
             reason="fields differ from the task",
-        )  # fmt: skip
+        )
 
     @staticmethod
     def _role_calls(name: str, fields: dict[str, Any]) -> tuple[ApiCall, ...]:
@@ -375,7 +450,7 @@ class Role(Module):
         return tuple(calls)
 
     def _managed(
-        self, args: dict[str, Any], name: str, base: str, wanted: list[str], live: dict[str, str]
+        self, args: dict[str, Any], name: str, build: ChangeBuilder, wanted: list[str], live: dict[str, str]
     ) -> list[Change]:
         changes = []
         for arn in wanted:
@@ -383,27 +458,31 @@ class Role(Module):
                 continue
             resource = f"{name}/managed/{policy_name(arn)}"
             changes.append(
-                Change(
-                    f"{base}/{resource}", self.name, resource, "create", None, {"PolicyArn": arn},
-                    (ApiCall("iam", "attach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
-                    (ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
-                    f"attach {arn} to role {name}", reason="the task lists it",
+                build.create(
+                    resource,
+                    after={"PolicyArn": arn},
+                    calls=(ApiCall("iam", "attach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                    undo=(ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                    summary=f"attach {arn} to role {name}",
+                    reason="the task lists it",
                 )
-            )  # fmt: skip
+            )
         if args.get("purge_managed_policies") and "managed_policies" in args:
             for arn in sorted(set(live) - set(wanted)):
                 resource = f"{name}/managed/{live[arn]}"
                 changes.append(
-                    Change(
-                        f"{base}/{resource}", self.name, resource, "delete", {"PolicyArn": arn}, None,
-                        (ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
-                        (ApiCall("iam", "attach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
-                        f"detach {arn} from role {name}", reason="not listed, and purge_managed_policies is on",
+                    build.delete(
+                        resource,
+                        before={"PolicyArn": arn},
+                        calls=(ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                        undo=(ApiCall("iam", "attach_role_policy", {"RoleName": name, "PolicyArn": arn}),),
+                        summary=f"detach {arn} from role {name}",
+                        reason="not listed, and purge_managed_policies is on",
                     )
-                )  # fmt: skip
+                )
         return changes
 
-    def _inline(self, args: dict[str, Any], name: str, base: str, live: dict[str, Any]) -> list[Change]:
+    def _inline(self, args: dict[str, Any], name: str, build: ChangeBuilder, live: dict[str, Any]) -> list[Change]:
         changes = []
         wanted = {k: policydoc.parse(v) for k, v in (args.get("inline_policies") or {}).items()}
 
@@ -420,34 +499,45 @@ class Role(Module):
                 continue
             resource = f"{name}/inline/{policy}"
             changes.append(
-                Change(
-                    f"{base}/{resource}", self.name, resource, "create" if old is None else "update",
-                    None if old is None else {"PolicyDocument": old}, {"PolicyDocument": document},
-                    (put(policy, document),), (delete(policy),) if old is None else (put(policy, old),),
-                    f"{'add' if old is None else 'update'} inline policy {policy} of role {name}",
+                build.change(
+                    "create" if old is None else "update",
+                    resource,
+                    before=None if old is None else {"PolicyDocument": old},
+                    after={"PolicyDocument": document},
+                    calls=(put(policy, document),),
+                    undo=(delete(policy),) if old is None else (put(policy, old),),
+                    summary=f"{'add' if old is None else 'update'} inline policy {policy} of role {name}",
                     reason="the task's document differs" if old is not None else "the task lists it",
                 )
-            )  # fmt: skip
+            )
         if args.get("purge_inline_policies") and "inline_policies" in args:
             for policy in sorted(set(live) - set(wanted)):
                 resource = f"{name}/inline/{policy}"
                 changes.append(
-                    Change(
-                        f"{base}/{resource}", self.name, resource, "delete", {"PolicyDocument": live[policy]}, None,
-                        (delete(policy),), (put(policy, live[policy]),),
-                        f"delete inline policy {policy} of role {name}",
+                    build.delete(
+                        resource,
+                        before={"PolicyDocument": live[policy]},
+                        calls=(delete(policy),),
+                        undo=(put(policy, live[policy]),),
+                        summary=f"delete inline policy {policy} of role {name}",
                         reason="not listed, and purge_inline_policies is on",
                     )
-                )  # fmt: skip
+                )
         return changes
 
-    def _tags(self, args: dict[str, Any], role: dict[str, Any], base: str) -> Change | None:
+    def _tags(self, args: dict[str, Any], role: dict[str, Any], build: ChangeBuilder) -> Change | None:
         name, live = role["RoleName"], role["Tags"]
         wanted = tag_values(args)
         to_set = {k: v for k, v in wanted.items() if live.get(k) != v}
         to_remove = sorted(set(live) - set(wanted)) if args.get("purge_tags") and "tags" in args else []
         if not to_set and not to_remove:
             return None
+        count = len((set(live) - set(to_remove)) | set(wanted))
+        if count > awsrules.MAX_TAGS:
+            raise TaskFailed(
+                f"role {name} would have {count} tags ({len(live)} now, the task adds {len(set(to_set) - set(live))}):"
+                f" AWS allows at most {awsrules.MAX_TAGS} (purge_tags removes the ones the task does not list)"
+            )
         before = {k: live.get(k) for k in [*to_set, *to_remove]}
         after = {**to_set, **{k: None for k in to_remove}}
         calls, undo = [], []
@@ -464,10 +554,15 @@ class Role(Module):
         parts = [f"{k} {before[k] if before[k] is not None else '(none)'} → {v}" for k, v in to_set.items()]
         parts += [f"remove {k}" for k in to_remove]
         resource = f"{name}/tags"
-        return Change(
-            f"{base}/{resource}", self.name, resource, "update", before, after, tuple(calls), tuple(undo),
-            f"role {name} tags: {', '.join(parts)}", reason="tags differ from the task",
-        )  # fmt: skip
+        return build.update(
+            resource,
+            before=before,
+            after=after,
+            calls=tuple(calls),
+            undo=tuple(undo),
+            summary=f"role {name} tags: {', '.join(parts)}",
+            reason="tags differ from the task",
+        )
 
 
 def tag_values(args: dict[str, Any]) -> dict[str, str]:

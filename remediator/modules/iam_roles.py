@@ -1,25 +1,33 @@
 """iam_roles: a sweep over every role — cap session length, find (or delete) unused roles.
 
 `read` returns the roles, the run's own role and the moment of reading (`now`), so `plan` stays pure and
-tests fix time by giving `now` in `current`. Service-linked roles and the role the run assumed are never
-touched: when a rule would otherwise have matched them, they are reported (severity low) with the reason.
+tests fix time by giving `now` in `current`. Service-linked roles (/aws-service-role/), IAM Identity Center
+roles (/aws-reserved/) and the role the run assumed are never touched: when a rule would otherwise have
+matched them, they are reported (severity low) with the reason.
+
+AWS reports a role's last use for the trailing 400 days only (RoleLastUsed), so a role unused for longer
+looks the same as one never used since: `unused_days` above 400 cannot be judged, and is refused with
+`action: delete` (report mode still lists the roles, with that caveat in each finding).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from remediator import selection
+from remediator import selection, timeutil
 from remediator.aws.context import ReadContext
+from remediator.awsrules import ROLE_LAST_USED_DAYS
+from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError
 from remediator.model import ApiCall, Change, Finding
-from remediator.registry import Module, PlanResult, register
+from remediator.registry import Module, PlanResult, literal, register
 from remediator.roles import (
+    aws_managed_reason,
     delete_role_calls,
     find_role,
     image,
-    is_service_linked,
+    is_aws_managed_role,
     read_roles,
     role_name_of_arn,
 )
@@ -30,32 +38,28 @@ MIN_SESSION, MAX_SESSION = 3600, 43200
 
 def selected(role: dict[str, Any], args: dict[str, Any]) -> bool:
     """include/exclude: globs on the role's name, path, or path + name."""
-    names = selection.subjects(role["RoleName"], role["Path"])
-    return selection.selected(names, args.get("include"), args.get("exclude"))
+    return selection.picks(args, role["RoleName"], role["Path"])
 
 
 def unused_evidence(role: dict[str, Any], now: datetime, days: int) -> str | None:
     """Why the role counts as unused for `days`, or None when it was used (or created) within the window."""
     cutoff = now - timedelta(days=days)
     created = parse_time(role["CreateDate"]) if role.get("CreateDate") else None
-    created_text = f"created {created.date().isoformat()}" if created else "creation date unknown"
+    created_text = f"created {timeutil.ago(created, now)}" if created else "creation date unknown"
     if role.get("LastUsed"):
         used = parse_time(role["LastUsed"])
         if used >= cutoff:
             return None
-        return f"{created_text}, last used {used.date().isoformat()}, {(now - used).days} days ago"
+        return f"{created_text}, last used {timeutil.ago(used, now)}"
     if created is None or created >= cutoff:
         return None
-    return f"{created_text}, {(now - created).days} days ago, never used"
-
-
-# A sweep that deletes stops above this many deletions unless the task sets its own max_changes.
-DESTRUCTIVE_MAX_CHANGES = 25
+    return f"{created_text}, never used"
 
 
 @register
 class Roles(Module):
     name = "iam_roles"
+    destructive_actions = ("delete",)
     summary = "Sweep every role: cap session length (lowers only); report or delete roles unused for N days."
     args_schema = {
         "properties": {
@@ -65,10 +69,14 @@ class Roles(Module):
                 "maximum": MAX_SESSION,
                 "description": "cap in seconds (3600–43200): roles above it are lowered, none is raised",
             },
-            "unused_days": {"type": "integer", "minimum": 1, "description": "not used within this many days"},
+            "unused_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "not used within this many days (at most 400 with action: delete: AWS tracks"
+                " role last use for 400 days only)",
+            },
             "action": {"enum": ["report", "delete"], "description": "for unused roles; default report"},
-            "include": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to sweep"},
-            "exclude": {"type": "array", "items": {"type": "string"}, "description": "name/path globs to skip"},
+            **selection.options("name/path"),
         },
     }
     permissions = {
@@ -90,8 +98,13 @@ class Roles(Module):
     exclude: [OrganizationAccountAccessRole, "/breakglass/*"]
 """
 
-    def default_max_changes(self, args: dict[str, Any]) -> int | None:
-        return DESTRUCTIVE_MAX_CHANGES if args.get("action") == "delete" else None
+    def write_permissions(self, args: dict[str, Any]) -> list[str]:
+        writes = ["iam:UpdateRole"] if "max_session_duration" in args else []
+        action = literal(args, "action", "report")
+        if action == "report":
+            return writes
+        deletes = [p for p in self.permissions["write"] if p != "iam:UpdateRole"]
+        return writes + deletes if action == "delete" else super().write_permissions(args)
 
     def validate(self, args: dict[str, Any]) -> None:
         if "max_session_duration" not in args and "unused_days" not in args:
@@ -101,6 +114,13 @@ class Roles(Module):
             raise ArgError("max_session_duration", f"{duration} is out of range: must be between 3600 and 43200")
         if args.get("action") == "delete" and "unused_days" not in args:
             raise ArgError("action", "action: delete deletes unused roles: give unused_days")
+        days = args.get("unused_days")
+        if args.get("action") == "delete" and isinstance(days, int) and days > ROLE_LAST_USED_DAYS:
+            raise ArgError(
+                "unused_days",
+                f"{days} days with action: delete: AWS tracks role last use for {ROLE_LAST_USED_DAYS} days only,"
+                f" so a longer window cannot be judged (use at most {ROLE_LAST_USED_DAYS}, or action: report)",
+            )
 
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
         own = role_name_of_arn(ctx.account.role_arn)
@@ -109,7 +129,7 @@ class Roles(Module):
                 own = role_name_of_arn(ctx.session.identity().get("Arn"))
             except AwsError:
                 own = None
-        return {"now": datetime.now(UTC).isoformat(), "own_role": own, "roles": read_roles(ctx)}
+        return {"now": timeutil.now().isoformat(), "own_role": own, "roles": read_roles(ctx)}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         role = find_role(current["roles"], resource)
@@ -121,6 +141,7 @@ class Roles(Module):
         cap = args.get("max_session_duration")
         days = args.get("unused_days")
         delete = args.get("action") == "delete"
+        build = ChangeBuilder(scope, self.name)
         changes: list[Change] = []
         findings: list[Finding] = []
         swept = 0
@@ -128,12 +149,11 @@ class Roles(Module):
             name = role["RoleName"]
             if not selected(role, args):
                 continue
-            address = f"{scope}/{self.name}/{name}"
             above = cap is not None and role["MaxSessionDuration"] > cap
             evidence = unused_evidence(role, now, days) if days is not None else None
             protected = (
-                "service-linked (AWS manages it)"
-                if is_service_linked(role)
+                aws_managed_reason(role)
+                if is_aws_managed_role(role)
                 else "the role this run uses"
                 if own and name.casefold() == own
                 else ""
@@ -141,34 +161,44 @@ class Roles(Module):
             if protected:
                 if above or evidence:
                     rule = "is above the session cap" if above else f"is unused ({evidence})"
-                    findings.append(
-                        Finding(address, name, "low", f"role {name} {rule} but was left alone: {protected}")
-                    )
+                    findings.append(build.finding(name, "low", f"role {name} {rule} but was left alone: {protected}"))
                 continue
             swept += 1
             if evidence and delete:
                 changes.append(
-                    Change(
-                        address, self.name, name, "delete", state(role), None, delete_role_calls(role), None,
-                        f"delete unused role {name} (cannot be undone: a new role gets a new id)",
+                    build.delete(
+                        name,
+                        before=state(role),
+                        calls=delete_role_calls(role),
+                        undo=None,
+                        summary=f"delete unused role {name} (cannot be undone: a new role gets a new id)",
                         reason=f"not used within {days} days: {evidence}",
                     )
-                )  # fmt: skip
+                )
                 continue
             if above:
                 old = role["MaxSessionDuration"]
                 changes.append(
-                    Change(
-                        address, self.name, name, "update", {"MaxSessionDuration": old}, {"MaxSessionDuration": cap},
-                        (ApiCall("iam", "update_role", _session_params(role, cap)),),
-                        (ApiCall("iam", "update_role", _session_params(role, old)),),
-                        f"role {name}: MaxSessionDuration {old} → {cap}",
+                    build.update(
+                        name,
+                        before={"MaxSessionDuration": old},
+                        after={"MaxSessionDuration": cap},
+                        calls=(ApiCall("iam", "update_role", _session_params(role, cap)),),
+                        undo=(ApiCall("iam", "update_role", _session_params(role, old)),),
+                        summary=f"role {name}: MaxSessionDuration {old} → {cap}",
                         reason=f"above the cap of {cap} seconds",
                     )
-                )  # fmt: skip
+                )
             if evidence:
+                caveat = (
+                    f"; AWS tracks role last use for {ROLE_LAST_USED_DAYS} days only, so an older use is not seen"
+                    if days is not None and days > ROLE_LAST_USED_DAYS
+                    else ""
+                )
                 findings.append(
-                    Finding(address, name, "medium", f"role {name} is unused: not used within {days} days ({evidence})")
+                    build.finding(
+                        name, "medium", f"role {name} is unused: not used within {days} days ({evidence}){caveat}"
+                    )
                 )
         if changes:
             return PlanResult(changes, findings)

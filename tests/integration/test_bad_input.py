@@ -825,6 +825,80 @@ CASES = [
         ("account_id must be 12 digits",),
         json_format=True,
     ),
+    # --- AWS's input rules, which the emulator does not enforce ------------------------------------
+    Case(
+        "role-name-not-ascii",
+        {
+            "play.yml": "- name: baseline\n  accounts: all\n  tasks:\n    - name: Deploy role\n      iam_role:\n"
+            + "        name: デプロイ\n"
+            + "        trust_policy: {Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com},"
+            + ' Action: "sts:AssumeRole"}]}\n'
+        },
+        RUN,
+        "play.yml:6",
+        ("role name 'デプロイ' contains 'デ'", "ASCII letters, digits and _+=,.@-"),
+        task="Deploy role",
+        option="name",
+        live=True,
+    ),
+    Case(
+        "role-tag-key-with-aws-prefix",
+        {
+            "play.yml": "- name: baseline\n  accounts: all\n  tasks:\n    - name: Deploy role\n      iam_role:\n"
+            + "        name: deploy\n"
+            + "        trust_policy: {Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com},"
+            + ' Action: "sts:AssumeRole"}]}\n'
+            + '        tags:\n          team: platform\n          "aws:owner": me\n'
+        },
+        RUN,
+        "play.yml:8",
+        ("tag key 'aws:owner' begins with 'aws:'",),
+        task="Deploy role",
+        option="tags",
+        live=True,
+    ),
+    Case(
+        "role-inline-policies-over-the-total-size",  # each fits alone (~5,500), not both (limit 10,240)
+        {
+            "play.yml": "- name: baseline\n  accounts: all\n  tasks:\n    - name: Deploy role\n      iam_role:\n"
+            + "        name: deploy\n"
+            + "        trust_policy: {Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com},"
+            + ' Action: "sts:AssumeRole"}]}\n'
+            + "        inline_policies:\n"
+            + "".join(
+                f'          {p}: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: "s3:GetObject",'
+                f' Resource: "arn:aws:s3:::{p}/{"k" * 5500}"}}]}}\n'
+                for p in ("read-a", "read-b")
+            )
+        },
+        RUN,
+        "play.yml:8",
+        ("inline policies together are", "over AWS's limit of 10,240"),
+        task="Deploy role",
+        option="inline_policies",
+        live=True,
+    ),
+    Case(
+        "inventory-account-id-in-fullwidth-digits",  # Python's \d matches them; AWS's account ids are ASCII
+        {"play.yml": STRONG, "inv.yml": inventory('account_id: "１２３４５６７８９０１２"')},
+        RUN,
+        "inv.yml:5",
+        ("account 'test': account_id must be 12 digits",),
+    ),
+    Case(
+        "inventory-region-with-trailing-newline",  # `$` would accept it
+        {"play.yml": STRONG, "inv.yml": inventory('region: "us-east-1\\n"')},
+        RUN,
+        "inv.yml:5",
+        ("region 'us-east-1\\n' is not an AWS region name",),
+    ),
+    Case(
+        "inventory-endpoint-url-with-a-space",  # a prefix match would accept it
+        {"play.yml": STRONG, "inv.yml": "all:\n  accounts:\n    test:\n      endpoint_url: http://127.0.0.1:9 x\n"},
+        RUN,
+        "inv.yml:4",
+        ("account 'test': endpoint_url must be an http(s) URL or 'embedded'",),
+    ),
 ]
 
 
