@@ -78,6 +78,11 @@ class Module:
         """Pure: the changes and findings that bring `current` to `args`. `scope` prefixes addresses."""
         raise NotImplementedError
 
+    def load_current(self, data: Any) -> Any:
+        """A plan case's `current` (JSON) as `read` returns it: modules whose facts are typed build them here
+        (`Role.from_json`), so a case cannot hold a shape the reader never returns."""
+        return data
+
     def resource_state(self, current: Any, resource: str) -> dict[str, Any] | None:
         """The live fields of one resource, compared with a change's before-image to detect staleness."""
         raise NotImplementedError

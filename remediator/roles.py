@@ -1,24 +1,22 @@
-"""Roles, read once per account and shared by `iam_role` and `iam_roles`; and how to delete one.
+"""Roles: the `Role` fact, its one reader (shared by `iam_role` and `iam_roles`), and how to delete one.
 
 ListRoles gives MaxSessionDuration and Description; GetAccountAuthorizationDetails gives the rest (trust
 policy, instance profiles, inline and attached policies, boundary, tags, last use). Both are paginated
-and read once per account per phase; each role comes out as one plain, JSON-ready dict:
-
-    RoleName, RoleId, Arn, Path, CreateDate (ISO), Description ("" when none), MaxSessionDuration,
-    AssumeRolePolicyDocument (dict), InstanceProfiles [names], InlinePolicies {name: document},
-    ManagedPolicies {arn: name}, PermissionsBoundary (ARN or ""), Tags {key: value},
-    LastUsed (ISO or None), LastUsedRegion (or None)
+and read once per account per phase. A plan case gives roles in `Role`'s JSON form (the AWS-like keys
+below); `Role.from_json` refuses anything else.
 
 IAM names are case-insensitive (`MyRole` and `myrole` are one role) but come back as they were created.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import policydoc
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import PAGE_SIZE, authorization_details
+from remediator.facts import Fact, key
 from remediator.model import ApiCall
 from remediator.timeutil import iso
 
@@ -35,40 +33,82 @@ def _document(value: Any) -> dict[str, Any]:
         return {"unparsed": str(value)}
 
 
-def merge_role(listed: dict[str, Any] | None, detail: dict[str, Any] | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Role(Fact):
+    """One IAM role as remediator reads it."""
+
+    name: str = field(metadata=key("RoleName"))
+    role_id: str = field(metadata=key("RoleId"))
+    arn: str = field(metadata=key("Arn"))
+    path: str = field(metadata=key("Path"))
+    create_date: str | None = field(metadata=key("CreateDate"))  # ISO
+    description: str = field(metadata=key("Description"))  # "" when none
+    max_session_duration: int = field(metadata=key("MaxSessionDuration"))
+    trust_policy: dict[str, Any] = field(metadata=key("AssumeRolePolicyDocument"))
+    instance_profiles: tuple[str, ...] = field(metadata=key("InstanceProfiles"))  # names
+    inline_policies: dict[str, Any] = field(metadata=key("InlinePolicies"))  # name → document
+    managed_policies: dict[str, str] = field(metadata=key("ManagedPolicies"))  # ARN → name
+    permissions_boundary: str = field(metadata=key("PermissionsBoundary"))  # ARN, or "" for none
+    tags: dict[str, str] = field(metadata=key("Tags"))
+    last_used: str | None = field(default=None, metadata=key("LastUsed"))  # ISO, None: never (in 400 days)
+    last_used_region: str | None = field(default=None, metadata=key("LastUsedRegion"))
+
+    @property
+    def aws_managed(self) -> bool:
+        """A service-linked or IAM Identity Center role: AWS's to manage, left alone by every module."""
+        return is_aws_managed_path(self.path)
+
+    def deletion_image(self) -> dict[str, Any]:
+        """What a delete depends on: the role's identity, last use and everything the cleanup removes."""
+        return {
+            **self.image("RoleName", "Arn", "Path", "CreateDate", "LastUsed", "InstanceProfiles"),
+            "InlinePolicies": sorted(self.inline_policies),
+            "ManagedPolicies": sorted(self.managed_policies),
+            "PermissionsBoundary": self.permissions_boundary,
+        }
+
+    def delete_calls(self) -> tuple[ApiCall, ...]:
+        return delete_role_calls(
+            self.name,
+            instance_profiles=self.instance_profiles,
+            inline_policies=tuple(self.inline_policies),
+            managed_policies=tuple(self.managed_policies),
+            boundary=self.permissions_boundary,
+        )
+
+
+def merge_role(listed: dict[str, Any] | None, detail: dict[str, Any] | None) -> Role:
     """One role from its ListRoles entry and its RoleDetailList entry (either may be missing)."""
     listed, detail = listed or {}, detail or {}
     both = {**detail, **listed}
     last_used = detail.get("RoleLastUsed") or listed.get("RoleLastUsed") or {}
     boundary = detail.get("PermissionsBoundary") or listed.get("PermissionsBoundary") or {}
-    return {
-        "RoleName": both["RoleName"],
-        "RoleId": both.get("RoleId", ""),
-        "Arn": both.get("Arn", ""),
-        "Path": both.get("Path", "/"),
-        "CreateDate": iso(both.get("CreateDate")),
-        "Description": listed.get("Description", detail.get("Description")) or "",
-        "MaxSessionDuration": int(listed.get("MaxSessionDuration") or detail.get("MaxSessionDuration") or 3600),
-        "AssumeRolePolicyDocument": _document(both.get("AssumeRolePolicyDocument")),
-        "InstanceProfiles": sorted(p["InstanceProfileName"] for p in detail.get("InstanceProfileList", [])),
-        "InlinePolicies": {
-            p["PolicyName"]: _document(p.get("PolicyDocument")) for p in detail.get("RolePolicyList", [])
-        },
-        "ManagedPolicies": {
+    return Role(
+        name=both["RoleName"],
+        role_id=both.get("RoleId", ""),
+        arn=both.get("Arn", ""),
+        path=both.get("Path", "/"),
+        create_date=iso(both.get("CreateDate")),
+        description=listed.get("Description", detail.get("Description")) or "",
+        max_session_duration=int(listed.get("MaxSessionDuration") or detail.get("MaxSessionDuration") or 3600),
+        trust_policy=_document(both.get("AssumeRolePolicyDocument")),
+        instance_profiles=tuple(sorted(p["InstanceProfileName"] for p in detail.get("InstanceProfileList", []))),
+        inline_policies={p["PolicyName"]: _document(p.get("PolicyDocument")) for p in detail.get("RolePolicyList", [])},
+        managed_policies={
             p["PolicyArn"]: p.get("PolicyName") or p["PolicyArn"].rsplit("/", 1)[-1]
             for p in detail.get("AttachedManagedPolicies", [])
         },
-        "PermissionsBoundary": boundary.get("PermissionsBoundaryArn", ""),
-        "Tags": {t["Key"]: t["Value"] for t in (detail.get("Tags") or listed.get("Tags") or [])},
-        "LastUsed": iso(last_used.get("LastUsedDate")),
-        "LastUsedRegion": last_used.get("Region"),
-    }
+        permissions_boundary=boundary.get("PermissionsBoundaryArn", ""),
+        tags={t["Key"]: t["Value"] for t in (detail.get("Tags") or listed.get("Tags") or [])},
+        last_used=iso(last_used.get("LastUsedDate")),
+        last_used_region=last_used.get("Region"),
+    )
 
 
-def read_roles(ctx: ReadContext) -> list[dict[str, Any]]:
+def read_roles(ctx: ReadContext) -> list[Role]:
     """Every role of the account (ListRoles merged with the authorization details), sorted by name."""
 
-    def load(ctx: ReadContext) -> list[dict[str, Any]]:
+    def load(ctx: ReadContext) -> list[Role]:
         listed: dict[str, dict[str, Any]] = {}
         for page in ctx.client("iam").pages("list_roles", MaxItems=PAGE_SIZE):
             for role in page.get("Roles", []):
@@ -80,10 +120,10 @@ def read_roles(ctx: ReadContext) -> list[dict[str, Any]]:
     return ctx.fact("roles", load)
 
 
-def find_role(roles: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+def find_role(roles: list[Role], name: str) -> Role | None:
     """The role called `name`, compared as IAM does: without regard to case."""
-    exact = next((r for r in roles if r["RoleName"] == name), None)
-    return exact or next((r for r in roles if r["RoleName"].casefold() == name.casefold()), None)
+    exact = next((r for r in roles if r.name == name), None)
+    return exact or next((r for r in roles if r.name.casefold() == name.casefold()), None)
 
 
 def is_aws_managed_path(path: str) -> bool:
@@ -92,17 +132,16 @@ def is_aws_managed_path(path: str) -> bool:
     return path.startswith(AWS_MANAGED_ROLE_PATHS)
 
 
-def is_aws_managed_role(role: dict[str, Any]) -> bool:
-    """A service-linked or IAM Identity Center role (by its path), left alone by every module."""
-    return is_aws_managed_path(str(role.get("Path") or "/"))
+def is_aws_managed_role(entity: dict[str, Any]) -> bool:
+    """An entry of the authorization details (or any mapping with a Path) that is an AWS-managed role."""
+    return is_aws_managed_path(str(entity.get("Path") or "/"))
 
 
-def aws_managed_reason(role: dict[str, Any]) -> str:
+def aws_managed_reason(role: Role) -> str:
     """Why an AWS-managed role is left alone, for findings and refusals."""
-    path = str(role.get("Path") or "/")
-    if path.startswith(IDENTITY_CENTER_ROLE_PATH):
-        return f"an IAM Identity Center role ({path}): Identity Center manages it"
-    return f"service-linked ({path}): AWS manages it"
+    if role.path.startswith(IDENTITY_CENTER_ROLE_PATH):
+        return f"an IAM Identity Center role ({role.path}): Identity Center manages it"
+    return f"service-linked ({role.path}): AWS manages it"
 
 
 def role_name_of_arn(arn: str | None) -> str | None:
@@ -118,33 +157,26 @@ def role_name_of_arn(arn: str | None) -> str | None:
     return None
 
 
-def image(role: dict[str, Any]) -> dict[str, Any]:
-    """What a delete depends on: the role's identity, last use and everything the cleanup removes."""
-    return {
-        "RoleName": role["RoleName"],
-        "Arn": role["Arn"],
-        "Path": role["Path"],
-        "CreateDate": role["CreateDate"],
-        "LastUsed": role["LastUsed"],
-        "InstanceProfiles": list(role["InstanceProfiles"]),
-        "InlinePolicies": sorted(role["InlinePolicies"]),
-        "ManagedPolicies": sorted(role["ManagedPolicies"]),
-        "PermissionsBoundary": role["PermissionsBoundary"],
-    }
-
-
-def delete_role_calls(role: dict[str, Any]) -> tuple[ApiCall, ...]:
+def delete_role_calls(
+    name: str,
+    *,
+    instance_profiles: tuple[str, ...] = (),
+    inline_policies: tuple[str, ...] = (),
+    managed_policies: tuple[str, ...] = (),
+    boundary: str = "",
+) -> tuple[ApiCall, ...]:
     """Delete a role in the order AWS requires (DeleteConflict otherwise): unlink, empty, then delete."""
-    name = role["RoleName"]
     calls = [
         ApiCall("iam", "remove_role_from_instance_profile", {"InstanceProfileName": p, "RoleName": name})
-        for p in role.get("InstanceProfiles", [])
+        for p in instance_profiles
     ]
-    inline = role.get("InlinePolicies", {})
-    calls += [ApiCall("iam", "delete_role_policy", {"RoleName": name, "PolicyName": p}) for p in sorted(inline)]
-    managed = role.get("ManagedPolicies", {})
-    calls += [ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": a}) for a in sorted(managed)]
-    if role.get("PermissionsBoundary"):
+    calls += [
+        ApiCall("iam", "delete_role_policy", {"RoleName": name, "PolicyName": p}) for p in sorted(inline_policies)
+    ]
+    calls += [
+        ApiCall("iam", "detach_role_policy", {"RoleName": name, "PolicyArn": a}) for a in sorted(managed_policies)
+    ]
+    if boundary:
         calls.append(ApiCall("iam", "delete_role_permissions_boundary", {"RoleName": name}))
     calls.append(ApiCall("iam", "delete_role", {"RoleName": name}))
     return tuple(calls)

@@ -39,6 +39,10 @@ What a module must get right:
 - **A change that creates an entity** says so (`creates="role:NAME"`, `"policy:ARN"`): later tasks of
   the same run may refer to it (`ctx.will_exist`, `ctx.planned_policies`), and calls that name it wait
   out IAM's eventual consistency (NoSuchEntity is retried for two minutes) instead of failing.
+- **Typed facts**: what `read` returns is built from frozen fact types (`facts.Fact`; `roles.Role` is
+  the example), each with one reader. `load_current(data)` turns a plan case's JSON into the same
+  types, so a case cannot hold a shape the reader never returns; `fact.to_json()` is the resource's
+  live state and `fact.image("Field", ...)` a before-image of the same fields.
 - **Read in bulk, once per account**: `authorization_details(ctx)`, `credential_report(ctx)`, or your
   own `ctx.fact("name", load)` (cached for the phase); every list call through `client.pages(...)`.
   AWS's rules the emulator does not enforce (names, paths, tags, sizes) are checked in `validate` with
@@ -63,11 +67,12 @@ What a module must get right:
 
 from __future__ import annotations
 
-from remediator import controls, selection, timeutil
+from remediator import awsrules, controls, selection, timeutil
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError, TaskFailed
+from remediator.facts import Fact, key
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Document, Module, PlanResult, literal, register
 
@@ -83,8 +88,11 @@ __all__ = [
     "PlanResult",
     "ReadContext",
     "TaskFailed",
+    "Fact",
     "authorization_details",
+    "awsrules",
     "controls",
+    "key",
     "literal",
     "register",
     "selection",

@@ -24,15 +24,8 @@ from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Document, Module, PlanResult, register
-from remediator.roles import (
-    aws_managed_reason,
-    delete_role_calls,
-    find_role,
-    image,
-    is_aws_managed_path,
-    is_aws_managed_role,
-    read_roles,
-)
+from remediator.roles import Role as RoleFact
+from remediator.roles import aws_managed_reason, delete_role_calls, find_role, is_aws_managed_path, read_roles
 
 MIN_SESSION, MAX_SESSION = 3600, 43200
 INLINE_LIMIT = policylint.SIZE_LIMITS["role_inline"]  # the total of a role's inline policies
@@ -58,14 +51,9 @@ def policy_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
-def role_state(role: dict[str, Any]) -> dict[str, Any]:
+def role_state(role: RoleFact) -> dict[str, Any]:
     """The live fields of the role itself, as `<name>` changes record them in `before`."""
-    return {
-        "Description": role["Description"],
-        "MaxSessionDuration": role["MaxSessionDuration"],
-        "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
-        **image(role),
-    }
+    return {**role.image("Description", "MaxSessionDuration", "AssumeRolePolicyDocument"), **role.deletion_image()}
 
 
 def _fmt(field: str, value: Any) -> str:
@@ -255,6 +243,10 @@ class Role(Module):
                     policies.setdefault(planned_name, arn)
         return {"role": role, "policies": policies}
 
+    def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
+        role = data.get("role")
+        return {**data, "role": None if role is None else RoleFact.from_json(role)}
+
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         role_name, _, rest = resource.partition("/")
         role = find_role([current["role"]] if current.get("role") else [], role_name)
@@ -264,12 +256,12 @@ class Role(Module):
             return role_state(role)
         kind, _, name = rest.partition("/")
         if kind == "tags":
-            return dict(role["Tags"])
+            return dict(role.tags)
         if kind == "inline":
-            document = role["InlinePolicies"].get(name)
+            document = role.inline_policies.get(name)
             return None if document is None else {"PolicyDocument": document}
         if kind == "managed":
-            arn = next((a for a, n in role["ManagedPolicies"].items() if n == name or a == name), None)
+            arn = next((a for a, n in role.managed_policies.items() if n == name or a == name), None)
             return None if arn is None else {"PolicyArn": arn}
         return None
 
@@ -277,10 +269,10 @@ class Role(Module):
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         role = current.get("role")
-        name = role["RoleName"] if role else args["name"]
+        name = role.name if role else args["name"]
         build = ChangeBuilder(scope, self.name)
 
-        if role is not None and is_aws_managed_role(role):
+        if role is not None and role.aws_managed:
             raise TaskFailed(f"role {name} is {aws_managed_reason(role)}; refused")
 
         if args.get("state") == "absent":
@@ -289,7 +281,7 @@ class Role(Module):
             change = build.delete(
                 name,
                 before=role_state(role),
-                calls=delete_role_calls(role),
+                calls=role.delete_calls(),
                 undo=None,
                 summary=f"delete role {name} (cannot be undone: a new role gets a new id)",
                 reason="state: absent",
@@ -307,16 +299,16 @@ class Role(Module):
             update = self._update(args, role, build)
             if update:
                 changes.append(update)
-            if "path" in args and args["path"] != role["Path"]:
+            if "path" in args and args["path"] != role.path:
                 findings.append(
                     build.finding(
                         name,
                         "medium",
-                        f"role {name} has path {role['Path']}, the task wants {args['path']}: a path cannot be"
+                        f"role {name} has path {role.path}, the task wants {args['path']}: a path cannot be"
                         " changed, only set when the role is created",
                     )
                 )
-            live_managed, live_inline = role["ManagedPolicies"], role["InlinePolicies"]
+            live_managed, live_inline = role.managed_policies, role.inline_policies
 
         self._check_inline_total(args, name, live_inline)
         changes += self._managed(args, name, build, managed, live_managed)
@@ -382,25 +374,24 @@ class Role(Module):
         if tags:
             params["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
             after["Tags"] = tags
-        undo_role = {"RoleName": name, "PermissionsBoundary": params.get("PermissionsBoundary", "")}
         return build.create(
             name,
             after=after,
             calls=(ApiCall("iam", "create_role", params),),
-            undo=delete_role_calls(undo_role),
+            undo=delete_role_calls(name, boundary=params.get("PermissionsBoundary", "")),
             summary=f"create role {name}" + (f" at {params['Path']}" if params["Path"] != "/" else ""),
             reason="the role does not exist",
             creates=f"role:{name}",
         )
 
-    def _update(self, args: dict[str, Any], role: dict[str, Any], build: ChangeBuilder) -> Change | None:
-        name = role["RoleName"]
+    def _update(self, args: dict[str, Any], role: RoleFact, build: ChangeBuilder) -> Change | None:
+        name = role.name
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for option, field in ROLE_FIELDS.items():
             if option not in args:
                 continue
-            live, wanted = role[field], args[option]
+            live, wanted = role.value(field), args[option]
             if field == "AssumeRolePolicyDocument":
                 wanted = policydoc.parse(wanted)
                 if policydoc.equivalent(live, wanted):
@@ -525,8 +516,8 @@ class Role(Module):
                 )
         return changes
 
-    def _tags(self, args: dict[str, Any], role: dict[str, Any], build: ChangeBuilder) -> Change | None:
-        name, live = role["RoleName"], role["Tags"]
+    def _tags(self, args: dict[str, Any], role: RoleFact, build: ChangeBuilder) -> Change | None:
+        name, live = role.name, role.tags
         wanted = tag_values(args)
         to_set = {k: v for k, v in wanted.items() if live.get(k) != v}
         to_remove = sorted(set(live) - set(wanted)) if args.get("purge_tags") and "tags" in args else []

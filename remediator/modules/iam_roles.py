@@ -22,32 +22,24 @@ from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
-from remediator.roles import (
-    aws_managed_reason,
-    delete_role_calls,
-    find_role,
-    image,
-    is_aws_managed_role,
-    read_roles,
-    role_name_of_arn,
-)
+from remediator.roles import Role, aws_managed_reason, find_role, read_roles, role_name_of_arn
 from remediator.timeutil import parse_time
 
 MIN_SESSION, MAX_SESSION = 3600, 43200
 
 
-def selected(role: dict[str, Any], args: dict[str, Any]) -> bool:
+def selected(role: Role, args: dict[str, Any]) -> bool:
     """include/exclude: globs on the role's name, path, or path + name."""
-    return selection.picks(args, role["RoleName"], role["Path"])
+    return selection.picks(args, role.name, role.path)
 
 
-def unused_evidence(role: dict[str, Any], now: datetime, days: int) -> str | None:
+def unused_evidence(role: Role, now: datetime, days: int) -> str | None:
     """Why the role counts as unused for `days`, or None when it was used (or created) within the window."""
     cutoff = now - timedelta(days=days)
-    created = parse_time(role["CreateDate"]) if role.get("CreateDate") else None
+    created = parse_time(role.create_date) if role.create_date else None
     created_text = f"created {timeutil.ago(created, now)}" if created else "creation date unknown"
-    if role.get("LastUsed"):
-        used = parse_time(role["LastUsed"])
+    if role.last_used:
+        used = parse_time(role.last_used)
         if used >= cutoff:
             return None
         return f"{created_text}, last used {timeutil.ago(used, now)}"
@@ -131,6 +123,9 @@ class Roles(Module):
                 own = None
         return {"now": timeutil.now().isoformat(), "own_role": own, "roles": read_roles(ctx)}
 
+    def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "roles": [Role.from_json(r) for r in data["roles"]]}
+
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         role = find_role(current["roles"], resource)
         return None if role is None else state(role)
@@ -146,14 +141,14 @@ class Roles(Module):
         findings: list[Finding] = []
         swept = 0
         for role in current["roles"]:
-            name = role["RoleName"]
+            name = role.name
             if not selected(role, args):
                 continue
-            above = cap is not None and role["MaxSessionDuration"] > cap
+            above = cap is not None and role.max_session_duration > cap
             evidence = unused_evidence(role, now, days) if days is not None else None
             protected = (
                 aws_managed_reason(role)
-                if is_aws_managed_role(role)
+                if role.aws_managed
                 else "the role this run uses"
                 if own and name.casefold() == own
                 else ""
@@ -169,7 +164,7 @@ class Roles(Module):
                     build.delete(
                         name,
                         before=state(role),
-                        calls=delete_role_calls(role),
+                        calls=role.delete_calls(),
                         undo=None,
                         summary=f"delete unused role {name} (cannot be undone: a new role gets a new id)",
                         reason=f"not used within {days} days: {evidence}",
@@ -177,7 +172,7 @@ class Roles(Module):
                 )
                 continue
             if above:
-                old = role["MaxSessionDuration"]
+                old = role.max_session_duration
                 changes.append(
                     build.update(
                         name,
@@ -213,11 +208,11 @@ class Roles(Module):
         )
 
 
-def state(role: dict[str, Any]) -> dict[str, Any]:
+def state(role: Role) -> dict[str, Any]:
     """What a change to one role depends on: its session length, identity, last use and links."""
-    return {"MaxSessionDuration": role["MaxSessionDuration"], **image(role)}
+    return {**role.image("MaxSessionDuration"), **role.deletion_image()}
 
 
-def _session_params(role: dict[str, Any], seconds: int) -> dict[str, Any]:
+def _session_params(role: Role, seconds: int) -> dict[str, Any]:
     # Only the field compared: AWS leaves a field UpdateRole is not given as it is.
-    return {"RoleName": role["RoleName"], "MaxSessionDuration": seconds}
+    return {"RoleName": role.name, "MaxSessionDuration": seconds}

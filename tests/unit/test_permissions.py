@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 def test_every_planned_call_is_a_declared_permission(path: Path):
     case = json.loads(path.read_text(encoding="utf-8"))
     module = registry.get(path.parent.name)
-    result = module.plan(case["args"], case["current"], "acct/global")
+    result = module.plan(case["args"], module.load_current(case["current"]), "acct/global")
     for_options = set(module.write_permissions(case["args"]))
     declared = set(module.permissions["write"])
     assert for_options <= declared, f"{module.name}: write_permissions grants what it does not declare"

@@ -165,7 +165,7 @@ def test_plan_case(path: Path) -> None:
     assert registry.has(module_name), f"{path}: no module named {module_name!r}"
     module = registry.get(module_name)
     case = load_case(path)
-    args, current = case["args"], case["current"]
+    args, current = case["args"], module.load_current(case["current"])
 
     problems = check_args(module_name, args, rendered=True)
     assert not problems, f"{path.name}: args fail the module schema: {problems}"
@@ -199,7 +199,7 @@ def test_plan_case(path: Path) -> None:
     if not result.changes:
         return
     # Convergence: once the changes are applied, planning the same task again finds nothing to do.
-    again = plan(module, args, converged(path, case, result.changes))
+    again = plan(module, args, module.load_current(converged(path, case, result.changes)))
     assert again.changes == [], f"{path.name}: not converged: {[c.summary for c in again.changes]}"
     assert again.noop_reason, f"{path.name}: a converged re-plan must say why it does nothing"
 
