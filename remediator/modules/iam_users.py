@@ -50,6 +50,21 @@ QUARANTINE_DOCUMENT = {
 UNUSED_CONTROLS = controls.of("unused_credentials")
 MFA_CONTROLS = controls.of("console_mfa")
 CONSOLE_SUFFIX = "/console"
+# What `disable` writes (undone by DeleteUserPolicy, UntagUser and UpdateAccessKey), and what a deletion does.
+DISABLE_WRITES = ("iam:PutUserPolicy", "iam:UpdateAccessKey", "iam:TagUser")
+DELETE_WRITES = (
+    "iam:DeleteLoginProfile",
+    "iam:DeleteAccessKey",
+    "iam:DeleteSigningCertificate",
+    "iam:DeleteSSHPublicKey",
+    "iam:DeleteServiceSpecificCredential",
+    "iam:DeactivateMFADevice",
+    "iam:DeleteVirtualMFADevice",
+    "iam:RemoveUserFromGroup",
+    "iam:DeleteUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:DeleteUser",
+)
 DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCredentials", "MFADevices")
 
 
@@ -385,23 +400,7 @@ class Users(Module):
             "iam:ListMFADevices",
             "sts:GetCallerIdentity",
         ],
-        "write": [
-            "iam:UpdateAccessKey",
-            "iam:TagUser",
-            "iam:UntagUser",
-            "iam:PutUserPolicy",
-            "iam:DeleteUserPolicy",
-            "iam:DeleteLoginProfile",
-            "iam:DeleteAccessKey",
-            "iam:DeleteSigningCertificate",
-            "iam:DeleteSSHPublicKey",
-            "iam:DeleteServiceSpecificCredential",
-            "iam:DeactivateMFADevice",
-            "iam:DeleteVirtualMFADevice",
-            "iam:RemoveUserFromGroup",
-            "iam:DetachUserPolicy",
-            "iam:DeleteUser",
-        ],
+        "write": [*DISABLE_WRITES, "iam:UntagUser", *DELETE_WRITES],  # DELETE_WRITES has DeleteUserPolicy
     }
     example = """\
 - name: Quarantine users unused for 45 days (CIS 1.12); delete them 30 days later
@@ -416,27 +415,14 @@ class Users(Module):
 
     def write_permissions(self, args: dict[str, Any]) -> list[str]:
         action = literal(args, "action", "report")
-        deletes = [
-            "iam:DeleteLoginProfile",
-            "iam:DeleteAccessKey",
-            "iam:DeleteSigningCertificate",
-            "iam:DeleteSSHPublicKey",
-            "iam:DeleteServiceSpecificCredential",
-            "iam:DeactivateMFADevice",
-            "iam:DeleteVirtualMFADevice",
-            "iam:RemoveUserFromGroup",
-            "iam:DeleteUserPolicy",
-            "iam:DetachUserPolicy",
-            "iam:DeleteUser",
-        ]
         if action == "report":
             return []
         if action == "disable":
-            writes = ["iam:PutUserPolicy", "iam:UpdateAccessKey", "iam:TagUser"]
+            writes = list(DISABLE_WRITES)
             if "remove_console_access" in args:
                 writes.append("iam:DeleteLoginProfile")
-            return writes + (deletes if "delete_after_days" in args else [])
-        return deletes if action == "delete" else super().write_permissions(args)
+            return writes + (list(DELETE_WRITES) if "delete_after_days" in args else [])
+        return list(DELETE_WRITES) if action == "delete" else super().write_permissions(args)
 
     def validate(self, args: dict[str, Any]) -> None:
         rules = ("unused_days", "delete_after_days", "require_mfa_for_console", "forbid_user_policies")
