@@ -13,6 +13,10 @@ returns; `role.to_json()` is the resource's live state (`resource_state`), and `
 is a change's before-image built from the same fields, so the staleness check compares exactly what the
 change compared, under the same names. Readers build facts from AWS's answers in one place (for roles:
 `roles.read_roles`), and modules never see AWS's raw shapes.
+
+A field holding facts names their type, `field(metadata=key("Keys", of=AccessKey))`: `from_json` builds
+that type from the field's JSON (a list of objects becomes a tuple of facts, one object one fact, with the
+same refusals), and `to_json` writes nested facts back in their JSON form.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, Self
 
 
-def key(json_key: str) -> dict[str, str]:
-    """Field metadata: the field's key in JSON."""
-    return {"json": json_key}
+def key(json_key: str, *, of: type[Fact] | None = None) -> dict[str, Any]:
+    """Field metadata: the field's key in JSON, and (`of`) the fact type of the facts it holds, if any."""
+    return {"json": json_key} if of is None else {"json": json_key, "of": of}
 
 
 def _json_keys(cls: type) -> dict[str, str]:
@@ -47,7 +51,12 @@ class Fact:
         missing = sorted(required - set(data))
         if missing:
             raise ValueError(f"{cls.__name__}: missing keys {missing}")
-        return cls(**{keys[k]: _frozen(v) for k, v in data.items()})
+        types = {f.name: f.metadata.get("of") for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for json_key, value in data.items():
+            name = keys[json_key]
+            values[name] = _frozen(value) if types[name] is None else _nested(types[name], value)
+        return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
         """Every field, under its JSON key, as JSON-ready values (a copy)."""
@@ -66,11 +75,22 @@ class Fact:
         return {k: state[k] for k in json_keys}
 
 
+def _nested(of: type[Fact], value: Any) -> Any:
+    """A field's JSON built as facts of type `of`: a list as a tuple of them, an object as one (None stays)."""
+    if isinstance(value, list | tuple):
+        return tuple(of.from_json(v) for v in value)
+    if isinstance(value, dict):
+        return of.from_json(value)
+    return value
+
+
 def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
 def _thawed(value: Any) -> Any:
+    if isinstance(value, Fact):
+        return value.to_json()
     if isinstance(value, tuple):
         return [_thawed(v) for v in value]
     if isinstance(value, dict):

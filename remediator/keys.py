@@ -2,13 +2,19 @@
 
 Candidates come from the credential report; these per-user and per-key reads confirm them before any
 change, because the report can be hours old.
+
+`AccessKey` and `KeyHolder` are the typed facts of `iam_access_keys` (its `read` builds them from
+`list_keys`, `last_used` and the credential report; a plan case gives them in the JSON form below).
+`list_keys` and `last_used` themselves return AWS-like dicts, as `iam_users` reads them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediator.aws.context import ReadContext
+from remediator.facts import Fact, key
 from remediator.model import ApiCall
 from remediator.timeutil import iso
 
@@ -17,18 +23,53 @@ QUARANTINE_TAG = "remediator:quarantined-at"
 QUARANTINE_POLICY = "remediator-quarantine"  # the inline deny-all policy of a disabled user
 
 
+@dataclass(frozen=True)
+class AccessKey(Fact):
+    """One access key as iam_access_keys reads it: ListAccessKeys, plus its last use where a rule needs it."""
+
+    key_id: str = field(metadata=key("AccessKeyId"))
+    status: str = field(metadata=key("Status"))  # Active | Inactive
+    create_date: str | None = field(metadata=key("CreateDate"))  # ISO
+    # Last use, from the source named by last_used_source (None: not read, no rule needed it).
+    last_used_date: str | None = field(default=None, metadata=key("LastUsedDate"))  # ISO, None: never used
+    last_used_service: str | None = field(default=None, metadata=key("LastUsedService"))
+    last_used_region: str | None = field(default=None, metadata=key("LastUsedRegion"))
+    last_used_source: str | None = field(default=None, metadata=key("LastUsedSource"))
+
+    @classmethod
+    def listed(cls, entry: dict[str, Any]) -> AccessKey:
+        """A key from a `list_keys` entry, its last use not read."""
+        return cls(key_id=entry["AccessKeyId"], status=entry["Status"], create_date=entry["CreateDate"])
+
+    @property
+    def active(self) -> bool:
+        return self.status == "Active"
+
+
+@dataclass(frozen=True)
+class KeyHolder(Fact):
+    """A user whose keys were read: its keys and the ones remediator deactivated (from its tags)."""
+
+    name: str = field(metadata=key("UserName"))
+    deactivated_keys: dict[str, str] = field(metadata=key("DeactivatedKeys"))  # AccessKeyId → ISO date
+    keys: tuple[AccessKey, ...] = field(metadata=key("Keys", of=AccessKey))
+
+    def find(self, key_id: str) -> AccessKey | None:
+        return next((k for k in self.keys if k.key_id == key_id), None)
+
+
 def list_keys(ctx: ReadContext, user: str) -> list[dict[str, Any]]:
     """The user's keys now: AccessKeyId, Status, CreateDate (ISO). Never the secret: AWS does not return it."""
 
     def load(ctx: ReadContext) -> list[dict[str, Any]]:
         keys = []
         for page in ctx.client("iam").pages("list_access_keys", UserName=user):
-            for key in page.get("AccessKeyMetadata", []):
+            for meta in page.get("AccessKeyMetadata", []):
                 keys.append(
                     {
-                        "AccessKeyId": key["AccessKeyId"],
-                        "Status": key["Status"],
-                        "CreateDate": iso(key.get("CreateDate")),
+                        "AccessKeyId": meta["AccessKeyId"],
+                        "Status": meta["Status"],
+                        "CreateDate": iso(meta.get("CreateDate")),
                     }
                 )
         return keys

@@ -14,8 +14,9 @@ Reading costs about one call per candidate key plus a constant, not one per user
    A key the report proves was used within the window (its slot matched to the key by creation time)
    keeps the report's date and costs no call; a key younger than every window is not read at all.
 
-`read` returns the moment of reading (`now`) and the run's own access key ids (the signing key, and the key
-that assumed the run's role), so `plan` is pure. Each key
+`read` returns the moment of reading (`now`), the run's own access key ids (the signing key, and the key
+that assumed the run's role) and the candidate users as `keys.KeyHolder` facts (their keys `keys.AccessKey`),
+so `plan` is pure; `load_current` builds the same from a plan case's JSON. Each key
 is one change or one finding with its evidence. A key is only ever changed for what it matches itself
 (Cloud Custodian's #5583 disabled users' other keys); the key the run signs with is never changed but
 reported with the reason.
@@ -23,7 +24,7 @@ reported with the reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -34,7 +35,15 @@ from remediator.changes import ChangeBuilder
 from remediator.credreport import KeyRow, UserRow, credential_report
 from remediator.errors import ArgError, AwsError
 from remediator.identity import run_identity
-from remediator.keys import deactivate_calls, deactivated_keys, delete_calls, last_used, list_keys
+from remediator.keys import (
+    AccessKey,
+    KeyHolder,
+    deactivate_calls,
+    deactivated_keys,
+    delete_calls,
+    last_used,
+    list_keys,
+)
 from remediator.model import Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
 from remediator.timeutil import iso, parse_time
@@ -133,10 +142,10 @@ def _slot(row: UserRow | None, created: datetime | None) -> KeyRow | None:
     return found[0] if len(found) == 1 else None
 
 
-def _last_use_source(rules: Rules, key: dict[str, Any], crowded: bool, marks: dict[str, str], slot: Any) -> str | None:
+def _last_use_source(rules: Rules, key: AccessKey, crowded: bool, marks: dict[str, str], slot: Any) -> str | None:
     """Where a key's last use must come from: LIVE, REPORT, or None (no rule can match it)."""
-    created = _time(key["CreateDate"])
-    if key["Status"] == "Active":
+    created = _time(key.create_date)
+    if key.active:
         if crowded:  # a key to deactivate is chosen on live dates; a report may use the report's
             return REPORT if slot is not None and not rules.destructive else LIVE
         if rules.older_than(created, rules.unused_cutoff):
@@ -147,52 +156,45 @@ def _last_use_source(rules: Rules, key: dict[str, Any], crowded: bool, marks: di
         if rules.older_than(created, rules.rotation_cutoff):
             return REPORT if slot is not None else LIVE  # evidence only: rotation is judged on creation
         return None
-    if key["AccessKeyId"] in marks and rules.deletable_mark(_day(marks[key["AccessKeyId"]])):
+    if key.key_id in marks and rules.deletable_mark(_day(marks[key.key_id])):
         return LIVE
     return None
 
 
-def _with_last_use(key: dict[str, Any], source: str | None, live: dict[str, Any] | None, slot: Any) -> dict[str, Any]:
-    out = {**key, "LastUsedDate": None, "LastUsedService": None, "LastUsedRegion": None, "LastUsedSource": source}
+def _with_last_use(key: AccessKey, source: str | None, live: dict[str, Any] | None, slot: Any) -> AccessKey:
+    """The listed key with its last use from `source`: GetAccessKeyLastUsed's answer, or the report's slot."""
     if source == LIVE and live is not None:
-        out.update(
-            LastUsedDate=live["LastUsedDate"], LastUsedService=live["ServiceName"], LastUsedRegion=live["Region"]
-        )
+        when, service, region = live["LastUsedDate"], live["ServiceName"], live["Region"]
     elif source == REPORT and slot is not None:
-        out.update(
-            LastUsedDate=iso(slot.last_used),
-            LastUsedService=slot.last_used_service,
-            LastUsedRegion=slot.last_used_region,
-        )
-    return out
+        when, service, region = iso(slot.last_used), slot.last_used_service, slot.last_used_region
+    else:
+        when = service = region = None
+    return replace(
+        key, last_used_date=when, last_used_service=service, last_used_region=region, last_used_source=source
+    )
 
 
-def state(key: dict[str, Any], marks: dict[str, str]) -> dict[str, Any]:
+def state(key: AccessKey, marks: dict[str, str]) -> dict[str, Any]:
     """What a change to one key depends on (JSON-friendly): compared with before-images for staleness."""
-    return {
-        "Status": key["Status"],
-        "CreateDate": key["CreateDate"],
-        "LastUsedDate": key.get("LastUsedDate"),
-        "DeactivatedOn": marks.get(key["AccessKeyId"]),
-    }
+    return {**key.image("Status", "CreateDate", "LastUsedDate"), "DeactivatedOn": marks.get(key.key_id)}
 
 
-def evidence(user: str, key: dict[str, Any], now: datetime) -> str:
+def evidence(user: str, key: AccessKey, now: datetime) -> str:
     """user, key id, created, last used (days, service, region)."""
-    created = _time(key["CreateDate"])
+    created = _time(key.create_date)
     parts = [
         f"user {user}",
-        f"key {key['AccessKeyId']}",
+        f"key {key.key_id}",
         f"created {timeutil.ago(created, now)}" if created else "created ?",
     ]
-    source = key.get("LastUsedSource")
-    used = _time(key.get("LastUsedDate"))
+    source = key.last_used_source
+    used = _time(key.last_used_date)
     if source is None:
         parts.append("last use not read")
     elif used is None:
         parts.append("never used" + (" (credential report)" if source == REPORT else ""))
     else:
-        service, region = key.get("LastUsedService"), key.get("LastUsedRegion")
+        service, region = key.last_used_service, key.last_used_region
         via = (f" via {service}" if service else "") + (f" in {region}" if region else "")
         parts.append(f"last used {timeutil.ago(used, now)}{via}" + (" (credential report)" if source == REPORT else ""))
     return ", ".join(parts)
@@ -300,7 +302,7 @@ class AccessKeys(Module):
                     marks[detail["UserName"]] = found
         rows = {r.user: r for r in credential_report(ctx) if not r.is_root and selected(r.user, args)}
         names = sorted({name for name, row in rows.items() if rules.row_is_candidate(row)} | set(marks))
-        users = []
+        users: list[KeyHolder] = []
         for name in names:
             try:
                 listed = list_keys(ctx, name)
@@ -310,31 +312,35 @@ class AccessKeys(Module):
                 raise
             user_marks = marks.get(name, {})
             row = rows.get(name)
-            active = sum(1 for k in listed if k["Status"] == "Active")
+            listed_keys = [AccessKey.listed(entry) for entry in listed]
+            active = sum(1 for k in listed_keys if k.active)
             crowded = rules.max_active is not None and active > rules.max_active
-            keys = []
-            for key in listed:
-                slot = _slot(row, _time(key["CreateDate"]))
+            keys: list[AccessKey] = []
+            for key in listed_keys:
+                slot = _slot(row, _time(key.create_date))
                 source = _last_use_source(rules, key, crowded, user_marks, slot)
                 live = None
                 if source == LIVE:
                     try:
-                        live = last_used(ctx, key["AccessKeyId"])
+                        live = last_used(ctx, key.key_id)
                     except AwsError as exc:
                         if exc.code == "NoSuchEntity":
                             continue  # deleted since it was listed
                         raise
                 keys.append(_with_last_use(key, source, live, slot))
-            users.append({"UserName": name, "DeactivatedKeys": user_marks, "Keys": keys})
+            users.append(KeyHolder(name=name, deactivated_keys=user_marks, keys=tuple(keys)))
         return {"now": now.isoformat(), "own_keys": own, "users": users}
+
+    def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "users": [KeyHolder.from_json(u) for u in data["users"]]}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         user_name, _, key_id = resource.partition("/")
         for user in current["users"]:
-            if user["UserName"] == user_name:
-                for key in user["Keys"]:
-                    if key["AccessKeyId"] == key_id:
-                        return state(key, user.get("DeactivatedKeys") or {})
+            if user.name == user_name:
+                key = user.find(key_id)
+                if key is not None:
+                    return state(key, user.deactivated_keys)
         return None
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
@@ -347,12 +353,12 @@ class AccessKeys(Module):
         findings: list[Finding] = []
         checked = users = 0
         for user in current["users"]:
-            name = user["UserName"]
+            name = user.name
             if not selected(name, args):
                 continue
             users += 1
-            marks = user.get("DeactivatedKeys") or {}
-            keys = sorted(user["Keys"], key=lambda k: (k.get("CreateDate") or "", k["AccessKeyId"]))
+            marks = user.deactivated_keys
+            keys = sorted(user.keys, key=lambda k: (k.create_date or "", k.key_id))
             extras = self._extras(rules, keys, own, now)
             for key in keys:
                 checked += 1
@@ -372,45 +378,45 @@ class AccessKeys(Module):
     # -- per-key judgement ----------------------------------------------------------------------------
 
     @staticmethod
-    def _extras(rules: Rules, keys: list[dict[str, Any]], own: set[str], now: datetime) -> dict[str, int]:
+    def _extras(rules: Rules, keys: list[AccessKey], own: set[str], now: datetime) -> dict[str, int]:
         """Active keys above max_active_per_user, least recently used first (a never-used key counts from its
         creation; the key signing this run is in use now). AccessKeyId → the user's active key count."""
-        active = [k for k in keys if k["Status"] == "Active"]
+        active = [k for k in keys if k.active]
         if rules.max_active is None or len(active) <= rules.max_active:
             return {}
-        if any(k.get("LastUsedSource") not in (LIVE, REPORT) for k in active):
+        if any(k.last_used_source not in (LIVE, REPORT) for k in active):
             return {}  # never choose on partial evidence
 
-        def recency(key: dict[str, Any]) -> tuple[datetime, str]:
-            if key["AccessKeyId"] in own:
-                return now, key["AccessKeyId"]
-            moment = _time(key.get("LastUsedDate")) or _time(key.get("CreateDate")) or datetime.min.replace(tzinfo=UTC)
-            return moment, key["AccessKeyId"]
+        def recency(key: AccessKey) -> tuple[datetime, str]:
+            if key.key_id in own:
+                return now, key.key_id
+            moment = _time(key.last_used_date) or _time(key.create_date) or datetime.min.replace(tzinfo=UTC)
+            return moment, key.key_id
 
         ordered = sorted(active, key=recency)
-        return {k["AccessKeyId"]: len(active) for k in ordered[: len(active) - rules.max_active]}
+        return {k.key_id: len(active) for k in ordered[: len(active) - rules.max_active]}
 
     def _judge(
         self,
         rules: Rules,
         build: ChangeBuilder,
         user: str,
-        key: dict[str, Any],
+        key: AccessKey,
         marks: dict[str, str],
         extras: dict[str, int],
         own: set[str],
         now: datetime,
     ) -> tuple[Change | None, Finding | None]:
-        key_id = key["AccessKeyId"]
+        key_id = key.key_id
         resource = f"{user}/{key_id}"
         proof = evidence(user, key, now)
-        created = _time(key.get("CreateDate"))
-        used = _time(key.get("LastUsedDate"))
+        created = _time(key.create_date)
+        used = _time(key.last_used_date)
         is_own = key_id in own
 
-        if key["Status"] != "Active":
+        if not key.active:
             day = _day(marks.get(key_id))
-            if not (key_id in marks and rules.deletable_mark(day) and key.get("LastUsedSource") == LIVE):
+            if not (key_id in marks and rules.deletable_mark(day) and key.last_used_source == LIVE):
                 return None, None
             assert day is not None
             if used is not None and used.date() > day:
@@ -428,7 +434,7 @@ class AccessKeys(Module):
         rules_hit: list[tuple[str, tuple[str, ...], str]] = []  # (rule, controls, severity)
         unused = None
         # Unused is judged on live dates, or, in report mode, on the credential report's (read() decides).
-        if rules.unused_days is not None and key.get("LastUsedSource") in (LIVE, REPORT):
+        if rules.unused_days is not None and key.last_used_source in (LIVE, REPORT):
             cutoff = rules.unused_cutoff
             assert cutoff is not None
             if (used is not None and used < cutoff) or (used is None and rules.older_than(created, cutoff)):
@@ -479,9 +485,9 @@ class AccessKeys(Module):
         return change, None
 
     def _delete(
-        self, build: ChangeBuilder, resource: str, user: str, key: dict[str, Any], marks: dict[str, str], reason: str
+        self, build: ChangeBuilder, resource: str, user: str, key: AccessKey, marks: dict[str, str], reason: str
     ) -> Change:
-        key_id = key["AccessKeyId"]
+        key_id = key.key_id
         return build.delete(
             resource,
             before=state(key, marks),

@@ -20,7 +20,7 @@ from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall
-from remediator.modules.iam_policy import check_document, document_text
+from remediator.policies import check_document, document_text
 from remediator.registry import Document, Module, PlanResult, register
 
 # option → (entity list in authorization details, entity name key, inline list key, API noun, name parameter)

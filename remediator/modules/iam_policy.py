@@ -8,86 +8,40 @@ deletes its non-default versions before DeletePolicy, which AWS refuses (DeleteC
 
 AWS cannot change a policy's description or path after creation: a difference is reported as a
 finding, never "fixed" by deleting and recreating the policy.
+
+`current` is a `policies.PolicyFacts` (read by `policies.read_policy`; a plan case gives its JSON form).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from remediator import awsrules, policydoc
 from remediator.aws.context import ReadContext
-from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
 from remediator.model import ApiCall, Change
+from remediator.policies import (
+    Attachment,
+    EntityNames,
+    PolicyFacts,
+    check_document,
+    document_text,
+    read_policy,
+)
+from remediator.policies import ManagedPolicy as PolicyFact
 from remediator.registry import Document, Module, PlanResult, register
-from remediator.timeutil import iso
 
 MAX_VERSIONS = 5
 
-# attach_to key → (singular, the entity's list in authorization details, API noun, name parameter)
-KINDS: dict[str, tuple[str, str, str, str]] = {
-    "users": ("user", "UserDetailList", "user", "UserName"),
-    "groups": ("group", "GroupDetailList", "group", "GroupName"),
-    "roles": ("role", "RoleDetailList", "role", "RoleName"),
+# attach_to key → (singular, API noun, name parameter)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "users": ("user", "user", "UserName"),
+    "groups": ("group", "group", "GroupName"),
+    "roles": ("role", "role", "RoleName"),
 }
-_ENTITY_NAME_KEY = {"users": "UserName", "groups": "GroupName", "roles": "RoleName"}
 
 _NAMES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}, "uniqueItems": True}
-
-
-def document_text(document: Any) -> str:
-    """The JSON AWS is sent: compact, in the order the user wrote it."""
-    return json.dumps(policydoc.parse(document), separators=(",", ":"))
-
-
-def check_document(field: str, document: Any) -> None:
-    """ArgError unless document is a JSON object (or JSON text of one) with a Statement."""
-    try:
-        parsed = policydoc.parse(document)
-    except (ValueError, TypeError) as exc:
-        raise ArgError(field, f"not a policy document: {exc}")
-    if "Statement" not in parsed:
-        raise ArgError(field, "a policy document needs a Statement")
-
-
-def _version_number(version_id: str) -> int:
-    digits = version_id.lstrip("vV")
-    return int(digits) if digits.isascii() and digits.isdigit() else 0  # "v²".isdigit() is True; int() refuses it
-
-
-def oldest_non_default(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The version AWS's five-version limit makes us delete: the oldest one that is not the default."""
-    candidates = [v for v in versions if not v.get("IsDefaultVersion")]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda v: (str(v.get("CreateDate") or ""), _version_number(v["VersionId"])))
-
-
-def non_default_versions(versions: list[dict[str, Any]]) -> list[str]:
-    """Non-default version ids, oldest first."""
-    ordered = sorted(versions, key=lambda v: (str(v.get("CreateDate") or ""), _version_number(v["VersionId"])))
-    return [v["VersionId"] for v in ordered if not v.get("IsDefaultVersion")]
-
-
-def default_version(policy: dict[str, Any]) -> dict[str, Any] | None:
-    return next((v for v in policy["Versions"] if v.get("IsDefaultVersion")), None)
-
-
-def policy_state(policy: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The live fields a change about the policy itself is checked against before it is applied."""
-    if policy is None:
-        return None
-    default = default_version(policy)
-    return {
-        "Arn": policy["Arn"],
-        "Path": policy["Path"],
-        "Description": policy.get("Description", ""),
-        "DefaultVersionId": policy["DefaultVersionId"],
-        "Document": default["Document"] if default else None,
-        "VersionIds": sorted((v["VersionId"] for v in policy["Versions"]), key=_version_number),
-    }
 
 
 def attachment_resource(name: str, kind: str, entity: str) -> str:
@@ -95,7 +49,7 @@ def attachment_resource(name: str, kind: str, entity: str) -> str:
 
 
 def attach_call(kind: str, entity: str, arn: str, attach: bool) -> ApiCall:
-    _, _, noun, param = KINDS[kind]
+    _, noun, param = KINDS[kind]
     verb = "attach" if attach else "detach"
     return ApiCall("iam", f"{verb}_{noun}_policy", {param: entity, "PolicyArn": arn})
 
@@ -198,67 +152,34 @@ class ManagedPolicy(Module):
                 "exclusive_attachments needs attach_to (attach_to: {} detaches the policy from every entity)",
             )
 
-    def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
-        details = authorization_details(ctx)
-        name = args["name"]
-        found = next((p for p in details["Policies"] if p.get("PolicyName") == name), None)
-        policy = None
-        if found is not None:
-            policy = {
-                "Arn": found["Arn"],
-                "Path": found.get("Path", "/"),
-                "Description": found.get("Description", ""),
-                "DefaultVersionId": found.get("DefaultVersionId"),
-                "Versions": [
-                    {
-                        "VersionId": v["VersionId"],
-                        "IsDefaultVersion": bool(v.get("IsDefaultVersion")),
-                        "CreateDate": iso(v.get("CreateDate")),
-                        "Document": policydoc.parse(v["Document"]) if v.get("Document") is not None else None,
-                    }
-                    for v in found.get("PolicyVersionList", [])
-                ],
-            }
-            arn = found["Arn"]
-        elif args.get("state") == "absent":
-            arn = ""  # nothing to delete, nothing to name
-        else:
-            identity = ctx.session.identity()
-            partition = str(identity.get("Arn", "arn:aws:")).split(":")[1] or "aws"
-            arn = f"arn:{partition}:iam::{identity['Account']}:policy{args.get('path', '/')}{name}"
-        attached: dict[str, list[str]] = {}
-        entities: dict[str, list[str]] = {}
-        named = args.get("attach_to") or {}
-        for kind, (_, list_key, _, _) in KINDS.items():
-            key = _ENTITY_NAME_KEY[kind]
-            live = details[list_key]
-            attached[kind] = sorted(
-                e[key]
-                for e in live
-                if policy is not None and any(a.get("PolicyArn") == arn for a in e.get("AttachedManagedPolicies", []))
-            )
-            wanted = set(named.get(kind) or [])
-            planned = {n for n in wanted if ctx.will_exist(KINDS[kind][0], n)}
-            entities[kind] = sorted({e[key] for e in live if e[key] in wanted} | planned)
-        return {"arn": arn, "policy": policy, "attached": attached, "entities": entities}
+    def read(self, ctx: ReadContext, args: dict[str, Any]) -> PolicyFacts:
+        return read_policy(
+            ctx,
+            args["name"],
+            path=args.get("path", "/"),
+            absent=args.get("state") == "absent",
+            attach_to=args.get("attach_to"),
+        )
 
-    def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
+    def load_current(self, data: dict[str, Any]) -> PolicyFacts:
+        return PolicyFacts.from_json(data)
+
+    def resource_state(self, current: PolicyFacts, resource: str) -> dict[str, Any] | None:
         parts = resource.split("/")
         if len(parts) == 4 and parts[1] == "attachment":
             _, _, kind, entity = parts
-            if entity in current["attached"].get(kind, []):
-                return attachment_after(current["arn"], kind, entity)
-            return None
-        return policy_state(current["policy"])
+            attachment = current.attachment(kind, entity)
+            return None if attachment is None else attachment.to_json()
+        return None if current.policy is None else current.policy.state()
 
-    def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
+    def plan(self, args: dict[str, Any], current: PolicyFacts, scope: str) -> PlanResult:
         name = args["name"]
         build = ChangeBuilder(scope, self.name)
         if args.get("state") == "absent":
             return self._plan_absent(name, current, build)
 
-        policy = current["policy"]
-        arn = current["arn"]
+        policy = current.policy
+        arn = current.arn
         result = PlanResult()
         notes: list[str] = []
 
@@ -295,9 +216,9 @@ class ManagedPolicy(Module):
             if change is not None:
                 result.changes.append(change)
             elif "document" in args:
-                notes.append(f"the default version {policy['DefaultVersionId']} has an equivalent document")
+                notes.append(f"the default version {policy.default_version_id} has an equivalent document")
 
-        attached = current["attached"] if policy is not None else {k: [] for k in KINDS}
+        attached = current.attached if policy is not None else EntityNames.none()
         result.changes.extend(self._attachment_changes(args, current, attached, arn, build, notes))
         if not result.changes:
             what = "; ".join(notes) if notes else "nothing the task names differs"
@@ -305,68 +226,62 @@ class ManagedPolicy(Module):
         return result
 
     def _findings(
-        self, args: dict[str, Any], policy: dict[str, Any], build: ChangeBuilder, name: str, result: PlanResult
+        self, args: dict[str, Any], policy: PolicyFact, build: ChangeBuilder, name: str, result: PlanResult
     ) -> None:
-        if "description" in args and args["description"] != policy.get("Description", ""):
+        if "description" in args and args["description"] != policy.description:
             result.findings.append(
                 build.finding(
                     name,
                     "low",
-                    f"policy {name} has the description {policy.get('Description', '')!r}, not"
+                    f"policy {name} has the description {policy.description!r}, not"
                     f" {args['description']!r}: AWS cannot change a policy's description after creation"
                     " (recreate the policy to change it)",
                 )
             )
-        if "path" in args and args["path"] != policy["Path"]:
+        if "path" in args and args["path"] != policy.path:
             result.findings.append(
                 build.finding(
                     name,
                     "low",
-                    f"policy {name} is at path {policy['Path']}, not {args['path']}: AWS cannot move a policy"
+                    f"policy {name} is at path {policy.path}, not {args['path']}: AWS cannot move a policy"
                     " (recreate it to change the path)",
                 )
             )
 
     def _document_change(
-        self, args: dict[str, Any], policy: dict[str, Any], build: ChangeBuilder, name: str
+        self, args: dict[str, Any], policy: PolicyFact, build: ChangeBuilder, name: str
     ) -> Change | None:
         if "document" not in args:
             return None
-        default = default_version(policy)
-        if default is not None and policydoc.equivalent(args["document"], default["Document"]):
+        default = policy.default_version
+        if default is not None and policydoc.equivalent(args["document"], default.document):
             return None
-        old_default = policy["DefaultVersionId"]
+        old_default = policy.default_version_id
         calls: list[ApiCall] = []
         summary = f"policy {name}: new default version replacing {old_default}"
         reason = "the default version's document differs in meaning from the task's"
-        if len(policy["Versions"]) >= MAX_VERSIONS:
-            oldest = oldest_non_default(policy["Versions"])
+        if len(policy.versions) >= MAX_VERSIONS:
+            oldest = policy.oldest_non_default()
             if oldest is None:  # cannot happen on AWS (one default among five); refuse rather than guess
                 raise TaskFailed(f"policy {name} has {MAX_VERSIONS} versions and none is non-default")
             calls.append(
-                ApiCall("iam", "delete_policy_version", {"PolicyArn": policy["Arn"], "VersionId": oldest["VersionId"]})
+                ApiCall("iam", "delete_policy_version", {"PolicyArn": policy.arn, "VersionId": oldest.version_id})
             )
-            summary += f"; first delete the oldest non-default version {oldest['VersionId']} (five-version limit)"
-            reason += (
-                f"; version {oldest['VersionId']} is deleted for good (the undo restores {old_default} as default)"
-            )
+            summary += f"; first delete the oldest non-default version {oldest.version_id} (five-version limit)"
+            reason += f"; version {oldest.version_id} is deleted for good (the undo restores {old_default} as default)"
         calls.append(
             ApiCall(
                 "iam",
                 "create_policy_version",
-                {"PolicyArn": policy["Arn"], "PolicyDocument": document_text(args["document"]), "SetAsDefault": True},
+                {"PolicyArn": policy.arn, "PolicyDocument": document_text(args["document"]), "SetAsDefault": True},
             )
         )
-        before = policy_state(policy)
-        assert before is not None
         return build.update(
             name,
-            before={k: before[k] for k in ("DefaultVersionId", "Document", "VersionIds")},
+            before=policy.state_image("DefaultVersionId", "Document", "VersionIds"),
             after={"Document": policydoc.parse(args["document"])},
             calls=tuple(calls),
-            undo=(
-                ApiCall("iam", "set_default_policy_version", {"PolicyArn": policy["Arn"], "VersionId": old_default}),
-            ),
+            undo=(ApiCall("iam", "set_default_policy_version", {"PolicyArn": policy.arn, "VersionId": old_default}),),
             summary=summary,
             reason=reason,
         )
@@ -374,8 +289,8 @@ class ManagedPolicy(Module):
     def _attachment_changes(
         self,
         args: dict[str, Any],
-        current: dict[str, Any],
-        attached: dict[str, list[str]],
+        current: PolicyFacts,
+        attached: EntityNames,
         arn: str,
         build: ChangeBuilder,
         notes: list[str],
@@ -390,12 +305,12 @@ class ManagedPolicy(Module):
             f"{KINDS[kind][0]} {entity}"
             for kind in KINDS
             for entity in named.get(kind) or []
-            if entity not in attached.get(kind, []) and entity not in current["entities"].get(kind, [])
+            if entity not in attached.of(kind) and entity not in current.entities.of(kind)
         ]
         if missing:
             raise TaskFailed(f"cannot attach policy {name}: no such {', '.join(missing)}")
-        for kind, (singular, _, _, _) in KINDS.items():
-            live = attached.get(kind, [])
+        for kind, (singular, _, _) in KINDS.items():
+            live = attached.of(kind)
             for entity in named.get(kind) or []:
                 if entity in live:
                     continue
@@ -403,7 +318,7 @@ class ManagedPolicy(Module):
                 changes.append(
                     build.create(
                         resource,
-                        after=attachment_after(arn, kind, entity),
+                        after=Attachment(arn, kind, entity).to_json(),
                         calls=(attach_call(kind, entity, arn, True),),
                         undo=(attach_call(kind, entity, arn, False),),
                         summary=f"attach policy {name} to {singular} {entity}",
@@ -423,35 +338,33 @@ class ManagedPolicy(Module):
         resource = attachment_resource(name, kind, entity)
         return build.delete(
             resource,
-            before=attachment_after(arn, kind, entity),
+            before=Attachment(arn, kind, entity).to_json(),
             calls=(attach_call(kind, entity, arn, False),),
             undo=(attach_call(kind, entity, arn, True),),
             summary=f"detach policy {name} from {KINDS[kind][0]} {entity}",
             reason=reason,
         )
 
-    def _plan_absent(self, name: str, current: dict[str, Any], build: ChangeBuilder) -> PlanResult:
-        policy = current["policy"]
+    def _plan_absent(self, name: str, current: PolicyFacts, build: ChangeBuilder) -> PlanResult:
+        policy = current.policy
         if policy is None:
             return PlanResult(noop_reason=f"no customer managed policy {name}, as the task wants")
-        arn = policy["Arn"]
+        arn = policy.arn
         changes = [
             self._detach(build, name, arn, kind, entity, "state: absent: a policy is detached before it is deleted")
             for kind in KINDS
-            for entity in current["attached"].get(kind, [])
+            for entity in current.attached.of(kind)
         ]
-        old_versions = non_default_versions(policy["Versions"])
+        old_versions = policy.non_default_version_ids()
         calls = [ApiCall("iam", "delete_policy_version", {"PolicyArn": arn, "VersionId": v}) for v in old_versions]
         calls.append(ApiCall("iam", "delete_policy", {"PolicyArn": arn}))
         summary = f"delete policy {name}"
         if old_versions:
             summary += f" after its non-default versions {', '.join(old_versions)}"
-        before = policy_state(policy)
-        assert before is not None
         changes.append(
             build.delete(
                 name,
-                before=before,
+                before=policy.state(),
                 calls=tuple(calls),
                 undo=None,
                 summary=summary,
@@ -460,7 +373,3 @@ class ManagedPolicy(Module):
             )
         )
         return PlanResult(changes)
-
-
-def attachment_after(arn: str, kind: str, entity: str) -> dict[str, Any]:
-    return {"PolicyArn": arn, "Kind": kind, "Entity": entity}
