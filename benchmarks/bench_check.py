@@ -1,17 +1,17 @@
 """How `remediator run PLAYBOOK --check` scales with the size of an account: wall time and API calls.
 
 For each N: reset one in-process emulator, seed it with N users (1.5 access keys each on average), N/2
-roles and N/10 customer managed policies (see benchmarks/seed.py), then run each playbook (by default the
-CIS IAM baseline, and the roles, access-key and user sweeps alone: benchmarks/*-sweep.yml) in check mode
-in-process, --repeat times in each state (after one untimed warm-up run per process):
+roles and N/10 customer managed policies (see remediator/sandbox/bulk.py), then run each playbook (by
+default the CIS IAM baseline, and the roles, access-key and user sweeps alone: benchmarks/*-sweep.yml) in
+check mode in-process, --repeat times in each state (after one untimed warm-up run per process):
 (a) drifted: a weak password policy, every third role with a 12-hour session, and every two-key user with
     both keys active;
 (b) compliant: the password policy at the baseline's values, every role at one hour, and one active key
     per user (the second key of two-key users inactive);
 (c) stale, for the key and user sweeps only, measured last: (b), then --stale-fraction of all keys (active
-    ones first) backdated in-process to 200-400 days old and unused for over 45 days (benchmarks.seed.age_keys),
-    their users' creation before them. The stale active keys are the candidate keys: under the state's
-    table row, a line gives the calls per candidate key.
+    ones first) backdated in-process to 200-400 days old and unused for over 45 days
+    (remediator.sandbox.bulk.age_keys), their users' creation before them. The stale active keys are the
+    candidate keys: under the state's table row, a line gives the calls per candidate key.
 Every API call remediator makes is counted through remediator.aws.session.CALL_OBSERVERS, with the page
 size (MaxItems) asked of each paginated IAM read.
 
@@ -42,10 +42,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as a script: make `benchmarks` and `remediator` importable from the clone
+if str(REPO) not in sys.path:  # run as a script: make `remediator` importable from the clone
     sys.path.insert(0, str(REPO))
 
-from benchmarks.seed import (  # noqa: E402
+from remediator.aws import session  # noqa: E402
+from remediator.cli import main as remediator_main  # noqa: E402
+from remediator.sandbox.bulk import (  # noqa: E402
     BASELINE_PASSWORD_POLICY,
     WEAK_PASSWORD_POLICY,
     Aged,
@@ -56,8 +58,6 @@ from benchmarks.seed import (  # noqa: E402
     set_role_sessions,
     set_second_keys,
 )
-from remediator.aws import session  # noqa: E402
-from remediator.cli import main as remediator_main  # noqa: E402
 from remediator.sandbox.server import Emulator  # noqa: E402
 
 BENCH = REPO / "benchmarks"

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,15 @@ def aws_managed(aws: str, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     emulator.reset()
     return aws
+
+
+@pytest.fixture
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Fix "now" at tests.emulator.PINNED for the product (`remediator.timeutil.now`) and for the tests'
+    `tests.emulator.days_ago()`, so dates computed from "now" on both sides agree even across midnight UTC."""
+    from tests.emulator import pin_clock
+
+    return pin_clock(monkeypatch)
 
 
 @pytest.fixture

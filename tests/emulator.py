@@ -1,15 +1,34 @@
-"""What tests do to the emulator that the AWS API cannot: backdate entities, freeze last-use dates.
+"""What tests do to the emulator that the AWS API cannot: backdate entities, freeze last-use dates, pin the clock.
 
 One place for these, so every test ages users, keys and roles the same way. They act on moto's
-in-process backend (the emulator runs in the test process).
+in-process backend (the emulator runs in the test process). Also the roles several test files build
+through the API (`make_role`, `populated_role`), so no test file imports another.
+
+Dates: `days_ago(n)` counts back from `now()`, the real moment unless `pin_clock` fixed it (the
+`pinned_clock` fixture in tests/conftest.py does). Pinned, the product (which reads the time through
+`remediator.timeutil.now()`) and the test count from the same instant, so a test that backdates an
+entity by N days and asserts "N days ago" cannot straddle midnight UTC.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 ACCOUNT = "123456789012"
+# The instant `pinned_clock` fixes: noon, far from a date change. It is before the real date, so what the
+# emulator stamps with its own clock (entities a test does not backdate) looks newer than it, never stale.
+PINNED = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
+
+_pinned: datetime | None = None
 
 
 def backend() -> Any:
@@ -18,14 +37,46 @@ def backend() -> Any:
     return iam_backends[ACCOUNT]["global"]
 
 
+# --- the clock ---------------------------------------------------------------------------------------
+
+
+def now() -> datetime:
+    """The tests' "now": the pinned instant while `pin_clock` is in force, else the real moment (UTC)."""
+    return _pinned or datetime.now(UTC)
+
+
 def days_ago(n: int) -> datetime:
-    return datetime.now(UTC) - timedelta(days=n)
+    return now() - timedelta(days=n)
+
+
+def today() -> str:
+    """The date remediator writes on what it changes today (tags), as ISO text."""
+    return now().date().isoformat()
+
+
+def pin_clock(monkeypatch: Any, instant: datetime = PINNED) -> datetime:
+    """Fix the product's clock (`remediator.timeutil.now`) and this module's `now()` to `instant`, until the
+    test ends (monkeypatch undoes both). The emulator's own clock is not pinned: what it stamps itself
+    (entities not backdated here, the credential report) keeps the real time."""
+    from remediator import timeutil
+
+    monkeypatch.setattr(timeutil, "now", lambda: instant)
+    monkeypatch.setattr(sys.modules[__name__], "_pinned", instant)
+    return instant
+
+
+# --- backdating on moto's in-process backend ------------------------------------------------------------
 
 
 def age_user(name: str, created: int, signed_in: int | None = None) -> None:
     user = backend().users[name]
     user.create_date = days_ago(created)
     user.password_last_used = None if signed_in is None else days_ago(signed_in)
+
+
+def sign_in(name: str, days: int) -> None:
+    """Set a user's last console sign-in to `days` ago, leaving its creation date alone."""
+    backend().users[name].password_last_used = days_ago(days)
 
 
 def age_key(key_id: str, created: int, used: int | None = None, service: str = "s3") -> None:
@@ -61,3 +112,25 @@ def sign_as(monkeypatch: Any, key: dict[str, str]) -> None:
     """Make the CLI (and any new boto3 session) sign with this access key."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+
+
+# --- roles, through the API ----------------------------------------------------------------------------
+
+
+def make_role(iam: Any, name: str, **extra: Any) -> None:
+    """A role trusted by EC2; `extra` goes to CreateRole (MaxSessionDuration, Tags…)."""
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST), **extra)
+
+
+def populated_role(iam: Any, name: str, policy_arn: str) -> None:
+    """A role with everything AWS wants removed before DeleteRole: a permissions boundary, an attached and
+    an inline policy, an instance profile."""
+    make_role(iam, name, PermissionsBoundary=policy_arn)
+    iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(DENY))
+    iam.create_instance_profile(InstanceProfileName=f"{name}-profile")
+    iam.add_role_to_instance_profile(InstanceProfileName=f"{name}-profile", RoleName=name)
+
+
+def role_names(iam: Any) -> list[str]:
+    return sorted(r["RoleName"] for r in iam.list_roles()["Roles"])

@@ -42,3 +42,34 @@ class Inject:
         if self.times is None or self.seen <= self.times:
             return self.response()
         return None
+
+
+class RoleDeleteConflict:
+    """DeleteRole answers DeleteConflict while the role still has links, as AWS does (the emulator deletes).
+
+    `seen` counts DeleteRole calls, `conflicts` the ones answered DeleteConflict."""
+
+    def __init__(self, iam: Any) -> None:
+        self.iam = iam
+        self.seen = 0
+        self.conflicts = 0
+
+    def __call__(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.iam.DeleteRole", self._remember)
+        client.meta.events.register("before-send.iam.DeleteRole", self._send)
+
+    def _remember(self, params: dict[str, Any], **_: Any) -> None:
+        self.name = params["RoleName"]
+
+    def _send(self, request: Any, **_: Any) -> AWSResponse | None:
+        self.seen += 1
+        name = self.name
+        busy = (
+            self.iam.list_role_policies(RoleName=name)["PolicyNames"]
+            or self.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+            or self.iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
+        )
+        if busy:
+            self.conflicts += 1
+            return query_error("DeleteConflict", "Cannot delete entity, must remove referenced objects first.", 409)
+        return None

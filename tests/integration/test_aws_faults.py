@@ -12,6 +12,7 @@ from remediator.errors import AwsError, CheckModeViolation
 from remediator.model import Account
 from tests.conftest import cli, write, write_inventory
 from tests.faults import Inject, query_error
+from tests.pages import truncate
 
 BOOK = "- tasks:\n    - iam_password_policy: {minimum_length: 14}\n"
 
@@ -63,25 +64,10 @@ def test_read_only_client_refuses_writes_before_sending(aws, calls):
 def test_authorization_details_follows_markers(iam, aws, client_hooks):
     for n in range(5):
         iam.create_user(UserName=f"user-{n}")
-    markers: list[str | None] = []
-
-    def truncate(client):
-        def before(params, **_):
-            markers.append(params.get("Marker"))
-
-        def after(parsed, **_):
-            users = parsed.get("UserDetailList", [])
-            if len(markers) == 1:
-                parsed["UserDetailList"], parsed["IsTruncated"], parsed["Marker"] = users[:2], True, "page-2"
-            else:
-                parsed["UserDetailList"], parsed["IsTruncated"] = users[2:], False
-
-        client.meta.events.register("before-parameter-build.iam.GetAccountAuthorizationDetails", before)
-        client.meta.events.register("after-call.iam.GetAccountAuthorizationDetails", after)
-
-    client_hooks.append(truncate)
+    pages = truncate("GetAccountAuthorizationDetails", "UserDetailList", 3)  # two pages: 3 users, then 2
+    client_hooks.append(pages)
     ctx = ReadContext(AccountSession(Account("t", endpoint_url=aws), read_only=True))
     details = authorization_details(ctx)
-    assert markers == [None, "page-2"]
+    assert pages.markers == [None, "page-2"]
     assert sorted(u["UserName"] for u in details["UserDetailList"]) == [f"user-{n}" for n in range(5)]
     assert authorization_details(ctx) is details  # one read per account per run

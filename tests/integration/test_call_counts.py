@@ -15,13 +15,15 @@ from typing import Any
 import boto3
 import pytest
 
-from benchmarks.seed import BASELINE_PASSWORD_POLICY, seed_account, set_password_policy, set_role_sessions
 from remediator.aws import session
+from remediator.sandbox.bulk import BASELINE_PASSWORD_POLICY, seed_account, set_password_policy, set_role_sessions
 from tests.conftest import REPO, cli, write_inventory
 
 BASELINE = REPO / "playbooks" / "cis-iam-baseline.yml"
 ROLES_SWEEP = REPO / "benchmarks" / "roles-sweep.yml"  # iam_roles with max_session_duration and unused_days
 PAGED_READS = {"ListRoles", "GetAccountAuthorizationDetails"}
+
+pytestmark = pytest.mark.slow  # each test seeds accounts of two sizes
 
 
 class PageSizes:

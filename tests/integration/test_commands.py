@@ -36,6 +36,7 @@ def repo_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_readme_first_command_converges_the_demo_account(repo_copy, aws_managed):
     check = run(
         ["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--check", "--diff"], repo_copy
@@ -64,6 +65,7 @@ def test_readme_first_command_converges_the_demo_account(repo_copy, aws_managed)
     assert "findings open" in again.out and "legacy-full-access" in again.out
 
 
+@pytest.mark.slow
 def test_sandbox_serves_one_state_for_check_apply_check(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -141,6 +143,7 @@ def test_python_dash_m_works(tmp_path):
     assert result.returncode == 0 and "remediator" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_plan_made_against_the_embedded_emulator_is_refused_by_apply(repo_copy):
     planned = run(
         ["run", "playbooks/cis-iam-baseline.yml", "-i", "inventories/sandbox.yml", "--check", "--plan-out", "p.json"],

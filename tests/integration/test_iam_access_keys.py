@@ -1,56 +1,33 @@
 """iam_access_keys end to end through the CLI, against the emulator over HTTP.
 
-Key creation and last-use dates are set in-process on moto's backend (the API cannot set them).
+Key creation and last-use dates are set in-process on moto's backend (the API cannot set them): tests/emulator.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from tests.conftest import cli, write, write_inventory
+from tests.emulator import ACCOUNT, age_key, days_ago, keep_key_dates, sign_as, today
 
-ACCOUNT = "123456789012"
 DEACTIVATE = "- tasks:\n    - name: keys\n      iam_access_keys: {unused_days: 90, action: deactivate}\n"
 TAG = "remediator:deactivated:"
-
-
-def backend():
-    from moto.iam.models import iam_backends
-
-    return iam_backends[ACCOUNT]["global"]
-
-
-def age(key_id, created_days, used_days=None, service="s3"):
-    """Backdate a key's creation and last use on moto's backend."""
-    from moto.iam.models import AccessKeyLastUsed
-
-    now = datetime.now(UTC)
-    for user in backend().users.values():
-        for key in user.access_keys:
-            if key.access_key_id == key_id:
-                key.create_date = now - timedelta(days=created_days)
-                key.last_used = (
-                    None
-                    if used_days is None
-                    else AccessKeyLastUsed(now - timedelta(days=used_days), service, "us-east-1")
-                )
-                return
-    raise AssertionError(f"no key {key_id}")
+pytestmark = pytest.mark.usefixtures("pinned_clock")  # "now" is one instant for the product and the test
 
 
 def new_key(iam, user, created_days=None, used_days=None, secrets=None):
+    """A new access key of `user` (created if missing), backdated when `created_days` is given."""
     if not any(u["UserName"] == user for u in iam.list_users()["Users"]):
         iam.create_user(UserName=user)
     key = iam.create_access_key(UserName=user)["AccessKey"]
     if secrets is not None:
         secrets.append(key["SecretAccessKey"])
     if created_days is not None:
-        age(key["AccessKeyId"], created_days, used_days)
+        age_key(key["AccessKeyId"], created_days, used_days)
     return key["AccessKeyId"]
 
 
@@ -84,7 +61,7 @@ def test_four_steps_deactivate_only_the_stale_key_never_its_sibling(iam, aws, wo
     assert second.code == 0, second.out + second.err
     assert status(iam, "bob") == {stale: "Inactive", busy: "Active"}
     assert status(iam, "carol") == {young: "Active"}
-    assert tags(iam, "bob") == {TAG + stale: datetime.now(UTC).date().isoformat()}
+    assert tags(iam, "bob") == {TAG + stale: today()}
     assert calls.mutating == ["UpdateAccessKey", "TagUser"]
 
     calls.clear()
@@ -123,14 +100,9 @@ def test_report_mode_one_finding_per_key_with_evidence_and_controls(iam, aws, wo
 def test_the_runs_own_key_stays_active_with_a_finding(iam, aws, workdir, calls, monkeypatch):
     own = iam.create_user(UserName="runner") and iam.create_access_key(UserName="runner")["AccessKey"]
     other = new_key(iam, "other", 400, 200)
-    age(own["AccessKeyId"], 400, 200)
-    # Moto marks the signing key as used on every request; AWS's last-used dates lag by hours. Keep the
-    # backdated date so the run's own key matches the rule and only the guard keeps it.
-    import moto.iam.models
-
-    monkeypatch.setattr(moto.iam.models, "mark_account_as_visited", lambda **_: None)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", own["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", own["SecretAccessKey"])
+    age_key(own["AccessKeyId"], 400, 200)
+    keep_key_dates(monkeypatch)  # so the run's own key matches the rule and only the guard keeps it
+    sign_as(monkeypatch, own)
     sts = boto3.Session().client("sts", endpoint_url=aws, region_name="us-east-1")  # a fresh session reads the env
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/runner"
 
@@ -144,6 +116,7 @@ def test_the_runs_own_key_stays_active_with_a_finding(iam, aws, workdir, calls, 
     assert own["SecretAccessKey"] not in result.out + result.err
 
 
+@pytest.mark.slow
 def test_max_changes_defaults_to_25_and_the_task_may_set_it(iam, aws, workdir, calls):
     keys = [new_key(iam, f"user-{n:02d}", 400, 200) for n in range(26)]
     inv = write_inventory(workdir, aws)
@@ -196,7 +169,7 @@ def test_deactivated_keys_are_deleted_after_delete_after_days(iam, aws, workdir,
     soon = cli("run", book, "-i", inv)  # deactivated today: not yet
     assert soon.code == 0 and calls.mutating == [], soon.out
 
-    long_ago = (datetime.now(UTC) - timedelta(days=40)).date().isoformat()
+    long_ago = days_ago(40).date().isoformat()
     iam.tag_user(UserName="ivan", Tags=[{"Key": TAG + stale, "Value": long_ago}])
     check = cli("run", book, "-i", inv, "--check")
     assert (
@@ -212,6 +185,7 @@ def test_deactivated_keys_are_deleted_after_delete_after_days(iam, aws, workdir,
     assert calls.mutating == ["DeleteAccessKey", "UntagUser"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["report", "deactivate"])
 def test_reads_grow_with_candidate_keys_not_with_users(emulator, aws, workdir, calls, action):
     book = write(workdir, "play.yml", f"- tasks:\n    - iam_access_keys: {{unused_days: 90, action: {action}}}\n")
@@ -259,7 +233,7 @@ def test_a_key_used_between_plan_and_apply_is_stale_and_left_alone(iam, aws, wor
     still_idle = new_key(iam, "ned", 400, 200)
     inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", DEACTIVATE)
     assert cli("run", book, "-i", inv, "--check", "--plan-out", "plan.json").code == 2
-    age(used_later, 400, 0)  # the key signs a request after the plan was made
+    age_key(used_later, 400, 0)  # the key signs a request after the plan was made
 
     applied = cli("apply", "plan.json")
     assert applied.code == 1, applied.out + applied.err
@@ -272,12 +246,9 @@ def test_a_key_used_between_plan_and_apply_is_stale_and_left_alone(iam, aws, wor
 def test_the_key_that_assumes_the_runs_role_is_protected_too(iam, aws, workdir, calls, monkeypatch):
     """A run that assumes a role signs with temporary keys; the long-term key behind them stays active."""
     base = iam.create_user(UserName="runner") and iam.create_access_key(UserName="runner")["AccessKey"]
-    age(base["AccessKeyId"], 400, 200)
-    import moto.iam.models
-
-    monkeypatch.setattr(moto.iam.models, "mark_account_as_visited", lambda **_: None)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", base["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", base["SecretAccessKey"])
+    age_key(base["AccessKeyId"], 400, 200)
+    keep_key_dates(monkeypatch)
+    sign_as(monkeypatch, base)
     role = f"arn:aws:iam::{ACCOUNT}:role/remediator"
     inv = write_inventory(workdir, aws, test={"role_arn": role})
     result = cli("run", write(workdir, "play.yml", DEACTIVATE), "-i", inv)

@@ -10,14 +10,11 @@ from remediator.aws.session import AccountSession
 from remediator.errors import AwsError
 from remediator.model import Account
 from tests.conftest import cli, write, write_inventory
-from tests.faults import query_error
+from tests.emulator import DENY, TRUST, make_role, populated_role, role_names
+from tests.faults import RoleDeleteConflict
+from tests.pages import truncate
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
-DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
 
 FULL = """\
 - accounts: all
@@ -57,17 +54,9 @@ def live(iam, name):
     }
 
 
-def role_names(iam):
-    return sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
-
-
 @pytest.fixture
 def deploy_arn(iam):
     return iam.create_policy(PolicyName="deploy", PolicyDocument=json.dumps(DOC))["Policy"]["Arn"]
-
-
-def make_role(iam, name, **extra):
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST), **extra)
 
 
 def test_four_steps_check_apply_apply_check(iam, aws, workdir, calls, deploy_arn):
@@ -200,46 +189,9 @@ def test_session_length_out_of_range_is_refused_before_any_call(aws, workdir, ca
     assert calls.records == []
 
 
-class DeleteConflictLikeAws:
-    """DeleteRole answers DeleteConflict while the role still has links, as AWS does (the emulator deletes)."""
-
-    def __init__(self, iam) -> None:
-        self.iam = iam
-        self.seen = 0
-        self.conflicts = 0
-
-    def __call__(self, client) -> None:
-        client.meta.events.register("before-parameter-build.iam.DeleteRole", self._remember)
-        client.meta.events.register("before-send.iam.DeleteRole", self._send)
-
-    def _remember(self, params, **_):
-        self.name = params["RoleName"]
-
-    def _send(self, request, **_):
-        self.seen += 1
-        name = self.name
-        busy = (
-            self.iam.list_role_policies(RoleName=name)["PolicyNames"]
-            or self.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-            or self.iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
-        )
-        if busy:
-            self.conflicts += 1
-            return query_error("DeleteConflict", "Cannot delete entity, must remove referenced objects first.", 409)
-        return None
-
-
-def populated_role(iam, name, deploy_arn):
-    make_role(iam, name, PermissionsBoundary=deploy_arn)
-    iam.attach_role_policy(RoleName=name, PolicyArn=deploy_arn)
-    iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(DENY))
-    iam.create_instance_profile(InstanceProfileName=f"{name}-profile")
-    iam.add_role_to_instance_profile(InstanceProfileName=f"{name}-profile", RoleName=name)
-
-
 def test_the_injected_conflict_bites_a_naive_delete(iam, aws, client_hooks, deploy_arn):
     populated_role(iam, "app", deploy_arn)
-    hook = DeleteConflictLikeAws(iam)
+    hook = RoleDeleteConflict(iam)
     client_hooks.append(hook)
     client = AccountSession(Account("t", endpoint_url=aws), read_only=False).client("iam")
     with pytest.raises(AwsError) as caught:
@@ -251,7 +203,7 @@ def test_the_injected_conflict_bites_a_naive_delete(iam, aws, client_hooks, depl
 def test_absent_cleans_up_in_order_then_deletes(iam, aws, workdir, calls, client_hooks, deploy_arn):
     populated_role(iam, "app", deploy_arn)
     make_role(iam, "sibling")
-    hook = DeleteConflictLikeAws(iam)
+    hook = RoleDeleteConflict(iam)
     client_hooks.append(hook)
     inv = write_inventory(workdir, aws)
     book = write(workdir, "play.yml", "- tasks:\n    - iam_role: {name: app, state: absent}\n")
@@ -280,28 +232,12 @@ def test_absent_cleans_up_in_order_then_deletes(iam, aws, workdir, calls, client
 def test_role_on_a_later_list_roles_page_is_found(iam, aws, workdir, calls, client_hooks):
     for n in range(5):
         make_role(iam, f"role-{n}", MaxSessionDuration=43200)
-    markers: list[str | None] = []
-
-    def truncate(client):
-        def before(params, **_):
-            markers.append(params.pop("Marker", None))  # the emulator fails on a marker it did not issue
-
-        def after(parsed, **_):
-            roles = sorted(parsed.get("Roles", []), key=lambda r: r["RoleName"])
-            if markers[-1] is None:
-                parsed["Roles"], parsed["IsTruncated"], parsed["Marker"] = roles[:2], True, "page-2"
-            else:
-                parsed["Roles"], parsed["IsTruncated"] = roles[2:], False
-                parsed.pop("Marker", None)
-
-        client.meta.events.register("before-parameter-build.iam.ListRoles", before)
-        client.meta.events.register("after-call.iam.ListRoles", after)
-
-    client_hooks.append(truncate)
+    pages = truncate("ListRoles", "Roles", 2, sort_by="RoleName")
+    client_hooks.append(pages)
     book = write(workdir, "play.yml", "- tasks:\n    - iam_role: {name: role-4, max_session_duration: 3600}\n")
     result = cli("run", book, "-i", write_inventory(workdir, aws))
     assert result.code == 0, result.out + result.err
-    assert None in markers and "page-2" in markers
+    assert None in pages.markers and "page-2" in pages.markers
     assert "CreateRole" not in calls.mutating
     assert live(iam, "role-4")["MaxSessionDuration"] == 3600
     assert live(iam, "role-0")["MaxSessionDuration"] == 43200

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.conftest import cli, write, write_inventory
-from tests.integration.test_iam_role import DENY, DeleteConflictLikeAws, make_role, populated_role, role_names
+from tests.emulator import DENY, age_role, make_role, populated_role, role_names
+from tests.faults import RoleDeleteConflict
+from tests.pages import truncate
 
 CAP = "- tasks:\n    - name: cap\n      iam_roles: {max_session_duration: 3600, exclude: [keep-*]}\n"
+pytestmark = pytest.mark.usefixtures("pinned_clock")  # "now" is one instant for the product and the test
 
 
 def sessions(iam):
     return {r["RoleName"]: r["MaxSessionDuration"] for r in iam.list_roles()["Roles"]}
-
-
-def age(name, created_days, used_days=None):
-    """Backdate a role on moto's in-process backend (the API cannot)."""
-    from moto.iam.models import iam_backends
-
-    backend = iam_backends["123456789012"]["global"]
-    role = next(r for r in backend.roles.values() if r.name == name)
-    now = datetime.now(UTC)
-    role.create_date = now - timedelta(days=created_days)
-    role.last_used = None if used_days is None else now - timedelta(days=used_days)
-    if used_days is not None:
-        role.last_used_region = "us-east-1"
 
 
 def test_four_steps_cap_lowers_and_never_raises(iam, aws, workdir, calls):
@@ -70,10 +61,10 @@ def test_own_role_and_service_linked_roles_are_left_alone_and_reported(iam, aws,
 def test_unused_roles_reported_with_evidence(iam, aws, workdir, calls):
     for name in ("stale", "never", "recent", "young"):
         make_role(iam, name)
-    age("stale", 400, 200)
-    age("never", 300)
-    age("recent", 400, 5)
-    age("young", 10)
+    age_role("stale", 400, 200)
+    age_role("never", 300)
+    age_role("recent", 400, 5)
+    age_role("young", 10)
     book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {unused_days: 90}\n")
     result = cli("run", book, "-i", write_inventory(workdir, aws), "--format", "json")
     assert result.code == 2, result.out + result.err
@@ -90,9 +81,9 @@ def test_unused_roles_deleted_in_the_order_aws_requires(iam, aws, workdir, calls
     arn = iam.create_policy(PolicyName="deploy", PolicyDocument=json.dumps(DENY))["Policy"]["Arn"]
     populated_role(iam, "old-app", arn)
     make_role(iam, "busy")
-    age("old-app", 500, 200)
-    age("busy", 500, 1)
-    hook = DeleteConflictLikeAws(iam)
+    age_role("old-app", 500, 200)
+    age_role("busy", 500, 1)
+    hook = RoleDeleteConflict(iam)
     client_hooks.append(hook)
     inv = write_inventory(workdir, aws)
     book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {unused_days: 90, action: delete}\n")
@@ -115,35 +106,19 @@ def test_unused_roles_deleted_in_the_order_aws_requires(iam, aws, workdir, calls
 def test_sweep_reads_every_list_roles_page(iam, aws, workdir, client_hooks):
     for n in range(5):
         make_role(iam, f"role-{n}", MaxSessionDuration=43200)
-    markers: list[str | None] = []
-
-    def truncate(client):
-        def before(params, **_):
-            markers.append(params.pop("Marker", None))  # the emulator fails on a marker it did not issue
-
-        def after(parsed, **_):
-            roles = sorted(parsed.get("Roles", []), key=lambda r: r["RoleName"])
-            if markers[-1] is None:
-                parsed["Roles"], parsed["IsTruncated"], parsed["Marker"] = roles[:2], True, "page-2"
-            else:
-                parsed["Roles"], parsed["IsTruncated"] = roles[2:], False
-                parsed.pop("Marker", None)
-
-        client.meta.events.register("before-parameter-build.iam.ListRoles", before)
-        client.meta.events.register("after-call.iam.ListRoles", after)
-
-    client_hooks.append(truncate)
+    pages = truncate("ListRoles", "Roles", 2, sort_by="RoleName")
+    client_hooks.append(pages)
     book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {max_session_duration: 3600}\n")
     result = cli("run", book, "-i", write_inventory(workdir, aws))
     assert result.code == 0, result.out + result.err
-    assert "page-2" in markers
+    assert "page-2" in pages.markers
     assert set(sessions(iam).values()) == {3600}
 
 
 def test_deleting_sweep_is_capped_by_default_and_by_the_task(iam, aws, workdir, calls):
     for n in range(3):
         make_role(iam, f"stale-{n}")
-        age(f"stale-{n}", 400)
+        age_role(f"stale-{n}", 400)
     inv = write_inventory(workdir, aws)
     default = write(workdir, "d.yml", "- tasks:\n    - iam_roles: {unused_days: 90, action: delete}\n")
     planned = json.loads(cli("run", default, "-i", inv, "--check", "--format", "json").out)

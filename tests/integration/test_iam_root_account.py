@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.conftest import cli, write, write_inventory
+from tests.emulator import days_ago
 
 PLAY = """\
 - name: root
@@ -25,12 +27,13 @@ PLAY = """\
         max_days_since_use: 90
 """
 ROOT_ARN = "arn:aws:iam::123456789012:root"
+pytestmark = pytest.mark.usefixtures("pinned_clock")  # "now" is one instant for the product and the test
 
 
-def _iso(days_ago: int | None) -> str:
-    if days_ago is None:
+def _iso(days: int | None) -> str:
+    if days is None:
         return "N/A"
-    return (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0).isoformat()
+    return days_ago(days).replace(microsecond=0).isoformat()
 
 
 def root_row(password_days_ago: int | None, key_days_ago: int | None = None, key_active: bool = False) -> dict:

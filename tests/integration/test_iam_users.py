@@ -1,8 +1,9 @@
 """iam_users (the sweep) end to end through the CLI, against the emulator over HTTP.
 
-Time-dependent facts (user creation, password and key last use) are set in-process on moto's backend.
-What the emulator does not do is injected: it deletes users that still have dependents (AWS answers
-DeleteConflict), and it does not implement ListServiceSpecificCredentials (answered here from a fake store).
+Time-dependent facts (user creation, password and key last use) are set in-process on moto's backend
+(tests/emulator.py). What the emulator does not do is injected: it deletes users that still have
+dependents (AWS answers DeleteConflict), and it does not implement ListServiceSpecificCredentials
+(answered here from a fake store).
 """
 
 from __future__ import annotations
@@ -17,39 +18,14 @@ from botocore.awsrequest import AWSResponse
 from remediator.keys import QUARANTINE_TAG
 from remediator.modules.iam_users import QUARANTINE_POLICY
 from tests.conftest import cli, write, write_inventory
+from tests.emulator import age_key, age_user, days_ago, keep_key_dates, sign_as, sign_in, today
 from tests.faults import _Raw, query_error
 
-ACCOUNT = "123456789012"
 PASSWORD = "Sup3r-Secret-Passw0rd!"
 DISABLE = "- tasks:\n    - name: quarantine\n      iam_users: {unused_days: 90, action: disable}\n"
 S3_DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
 IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
-
-
-def backend():
-    from moto.iam.models import iam_backends
-
-    return iam_backends[ACCOUNT]["global"]
-
-
-def days_ago(n: int) -> datetime:
-    return datetime.now(UTC) - timedelta(days=n)
-
-
-def age(name: str, created: int, signed_in: int | None = None) -> None:
-    user = backend().users[name]
-    user.create_date = days_ago(created)
-    user.password_last_used = None if signed_in is None else days_ago(signed_in)
-
-
-def age_key(key_id: str, created: int, used: int | None = None) -> None:
-    from moto.iam.models import AccessKeyLastUsed
-
-    for user in backend().users.values():
-        for key in user.access_keys:
-            if key.access_key_id == key_id:
-                key.create_date = days_ago(created)
-                key.last_used = None if used is None else AccessKeyLastUsed(days_ago(used), "s3", "us-east-1")
+pytestmark = pytest.mark.usefixtures("pinned_clock")  # "now" is one instant for the product and the test
 
 
 def make_user(iam, name: str, created: int, *, keys: tuple[int | None, ...] = (), signed_in: int | None = None):
@@ -60,7 +36,7 @@ def make_user(iam, name: str, created: int, *, keys: tuple[int | None, ...] = ()
         key = iam.create_access_key(UserName=name)["AccessKey"]
         age_key(key["AccessKeyId"], created, used)
         ids.append(key["AccessKeyId"])
-    age(name, created, signed_in)
+    age_user(name, created, signed_in)
     return ids
 
 
@@ -184,8 +160,8 @@ def self_signed_certificate() -> str:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(1)
-        .not_valid_before(days_ago(1))
-        .not_valid_after(days_ago(-30))
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))  # valid now: the real clock, never a pinned one
+        .not_valid_after(datetime.now(UTC) + timedelta(days=30))
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
@@ -232,7 +208,7 @@ def test_four_steps_disable_quarantines_only_unused_users(iam, aws, workdir, cal
     document = iam.get_user_policy(UserName="stale", PolicyName=QUARANTINE_POLICY)["PolicyDocument"]
     assert document["Statement"][0]["Effect"] == "Deny"
     stale_tags = tags(iam, "stale")
-    assert stale_tags[QUARANTINE_TAG] == datetime.now(UTC).date().isoformat()
+    assert stale_tags[QUARANTINE_TAG] == today()
     assert {f"remediator:deactivated:{k}" for k in stale_keys} <= set(stale_tags)
     assert key_status(iam, "busy") == {busy_keys[0]: "Active"}
     for other in ("busy", "console", "young"):
@@ -299,7 +275,7 @@ def test_quarantined_users_are_deleted_after_the_window_only_when_quiet(iam, aws
 
     for name in ("gone", "returned"):  # age the quarantine
         iam.tag_user(UserName=name, Tags=[{"Key": QUARANTINE_TAG, "Value": days_ago(40).date().isoformat()}])
-    backend().users["returned"].password_last_used = days_ago(5)  # signed in after its quarantine
+    sign_in("returned", 5)  # signed in after its quarantine
 
     check = cli("run", book, "-i", inv, "--check")
     assert check.code == 2 and "delete user gone" in check.out and "cannot be undone" in check.out
@@ -367,17 +343,14 @@ def test_delete_removes_dependents_in_the_order_aws_requires(iam, aws, workdir, 
 
 
 def test_the_run_never_touches_its_own_user(iam, aws, workdir, calls, monkeypatch):
-    import moto.iam.models
-
     own_key = iam.create_user(UserName="runner") and iam.create_access_key(UserName="runner")["AccessKey"]
-    age("runner", 400)
+    age_user("runner", 400)
     age_key(own_key["AccessKeyId"], 400, 200)
     # The emulator marks a key used on every request it signs; AWS updates last use with a delay. Keep the
     # run's own key looking unused, so that only the own-identity guard stands between it and a change.
-    monkeypatch.setattr(moto.iam.models, "mark_account_as_visited", lambda *args, **kwargs: None)
+    keep_key_dates(monkeypatch)
     make_user(iam, "stale", 400, keys=(None,))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", own_key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", own_key["SecretAccessKey"])
+    sign_as(monkeypatch, own_key)
     inv = write_inventory(workdir, aws)
     result = cli("run", write(workdir, "play.yml", DISABLE), "-i", inv)
     assert result.code == 2, result.out + result.err  # the other user changed; the skipped one stays open

@@ -1,10 +1,12 @@
-"""Seed an emulated account with many IAM principals, fast: shared by the benchmark and the call-count test.
+"""Seed an emulated account with many users, keys and roles, fast: for benchmarks and call-count tests.
 
-The shape for N users: N users, half of them with 2 access keys and half with 1 (1.5 keys per user on
-average); N/2 roles trusted by EC2, every third one with a 12-hour MaxSessionDuration (when asked for);
-N/10 customer managed policies, each attached to one role. Calls go out from a thread pool against the
-emulator's URL; only `age_keys` touches the emulator's in-process backend (the API cannot backdate a key),
-so everything else works on any endpoint.
+The same approach as remediator.sandbox.demo: create everything through the API, then backdate what the
+API cannot set on the emulator's in-process backend. The shape for N users: N users, half of them with 2
+access keys and half with 1 (1.5 keys per user on average); N/2 roles trusted by EC2, every third one with
+a 12-hour MaxSessionDuration (when asked for); N/10 customer managed policies, each attached to one role.
+Calls go out from a thread pool against the emulator's URL; only `age_keys` touches the emulator's
+in-process backend (the API cannot backdate a key), so everything else works on any endpoint.
+Used by benchmarks/bench_check.py and tests/integration/test_call_counts.py.
 """
 
 from __future__ import annotations
