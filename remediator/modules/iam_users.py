@@ -8,7 +8,8 @@ keys, service-specific credentials, MFA devices). Everything else comes from the
 GetAccountAuthorizationDetails read.
 
 `read` returns `now`, so `plan` stays pure and plan cases fix time. Each user in `current["users"]` is a
-JSON-ready dict:
+`users.User` fact (its keys `users.ReportedKey`, its dependents `users.Dependents`), built by the reader in
+`remediator/users.py`; `load_current` builds the same from a plan case's JSON, whose form is:
 
     UserName, Arn, Path, CreateDate (ISO), Tags {key: value}, Groups [names], InlinePolicies [names],
     ManagedPolicies [ARNs], QuarantinePolicy (the deny-all inline policy is there), Console (has a
@@ -30,18 +31,17 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from remediator import controls, policydoc, selection, timeutil
+from remediator import controls, selection, timeutil
 from remediator import userpolicies as user_policies
 from remediator.aws.context import ReadContext
-from remediator.aws.reads import authorization_details, login_profile_exists
 from remediator.changes import ChangeBuilder
-from remediator.credreport import UserRow, credential_report, rows_by_user
 from remediator.errors import ArgError, TaskFailed
 from remediator.identity import run_identity
-from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls, delete_key_call, last_used, list_keys
+from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls, delete_key_call
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
 from remediator.timeutil import iso, parse_time
+from remediator.users import DEPENDENT_LISTS, ReportedKey, User, confirm, read_console, read_dependents, read_users
 
 QUARANTINE_DOCUMENT = {
     "Version": "2012-10-17",
@@ -65,69 +65,68 @@ DELETE_WRITES = (
     "iam:DetachUserPolicy",
     "iam:DeleteUser",
 )
-DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCredentials", "MFADevices")
 
 
 # --- pure judgement -------------------------------------------------------------------------------------
 
 
-def selected(user: dict[str, Any], args: dict[str, Any]) -> bool:
+def selected(user: User, args: dict[str, Any]) -> bool:
     """include/exclude: globs on the user's name, path, or path + name."""
-    return selection.picks(args, user["UserName"], user.get("Path") or "/")
+    return selection.picks(args, user.name, user.path or "/")
 
 
 def _when(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
 
 
-def last_activity(user: dict[str, Any]) -> str | None:
+def last_activity(user: User) -> str | None:
     """The latest console sign-in or key use, as ISO, or None when there was none."""
-    moments = [_when(user.get("PasswordLastUsed"))] + [_when(k.get("LastUsedDate")) for k in user.get("Keys", [])]
+    moments = [_when(user.password_last_used)] + [_when(k.last_used_date) for k in user.keys]
     known = [m for m in moments if m is not None]
     return iso(max(known)) if known else None
 
 
-def _key_label(key: dict[str, Any], index: int) -> str:
-    return f"key {key['AccessKeyId']}" if key.get("AccessKeyId") else f"key {index + 1}"
+def _key_label(key: ReportedKey, index: int) -> str:
+    return f"key {key.key_id}" if key.key_id else f"key {index + 1}"
 
 
-def unused_evidence(user: dict[str, Any], now: datetime, days: int) -> str | None:
+def unused_evidence(user: User, now: datetime, days: int) -> str | None:
     """Why the user counts as unused for `days`, or None when it signed in, used a key, got a new key, or
     was created within the window."""
     cutoff = now - timedelta(days=days)
-    created = _when(user.get("CreateDate"))
+    created = _when(user.create_date)
     if created is None or created >= cutoff:
         return None
     parts = [f"created {timeutil.ago(created, now)}"]
-    signed_in = _when(user.get("PasswordLastUsed"))
+    signed_in = _when(user.password_last_used)
     if signed_in is not None and signed_in >= cutoff:
         return None
     if signed_in is not None:
         parts.append(f"last console sign-in {timeutil.ago(signed_in, now)}")
-    elif user.get("Console"):
+    elif user.console:
         parts.append("console password never used")
     else:
         parts.append("no console sign-in")
-    for index, key in enumerate(user.get("Keys", [])):
-        used = _when(key.get("LastUsedDate"))
-        key_created = _when(key.get("CreateDate"))
+    for index, key in enumerate(user.keys):
+        used = _when(key.last_used_date)
+        key_created = _when(key.create_date)
         label = _key_label(key, index)
         if used is not None:
             if used >= cutoff:
                 return None
-            service = f" via {key['LastUsedService']}" if key.get("LastUsedService") else ""
+            service = f" via {key.last_used_service}" if key.last_used_service else ""
             parts.append(f"{label} last used {timeutil.ago(used, now)}{service}")
         else:
             if key_created is not None and key_created >= cutoff:
                 return None  # a key made within the window, not used yet: someone means to use it
             parts.append(f"{label} never used")
-    if not user.get("Keys"):
+    if not user.keys:
         parts.append("no access keys")
     return "; ".join(parts)
 
 
-def quarantine_date(user: dict[str, Any]) -> date | None:
-    value = (user.get("Tags") or {}).get(QUARANTINE_TAG)
+def quarantine_date(user: User) -> date | None:
+    value = user.quarantined_at
     if not value:
         return None
     try:
@@ -136,7 +135,7 @@ def quarantine_date(user: dict[str, Any]) -> date | None:
         return None
 
 
-def quarantine_status(user: dict[str, Any], now: datetime, days: int) -> tuple[str, str] | None:
+def quarantine_status(user: User, now: datetime, days: int) -> tuple[str, str] | None:
     """For a quarantined user: ("due", why) when deletion is due, ("active", why) when it was used since
     its quarantine, ("waiting", why) otherwise; None when the user is not quarantined."""
     since = quarantine_date(user)
@@ -152,7 +151,7 @@ def quarantine_status(user: dict[str, Any], now: datetime, days: int) -> tuple[s
     return "due", f"quarantined {timeutil.ago(since, now)}, {quiet}"
 
 
-def will_delete(user: dict[str, Any], args: dict[str, Any], now: datetime) -> bool:
+def will_delete(user: User, args: dict[str, Any], now: datetime) -> bool:
     """Whether the plan deletes this (selected, not own) user: read() asks this before reading dependents."""
     action = args.get("action", "report")
     if action == "report":
@@ -167,30 +166,29 @@ def will_delete(user: dict[str, Any], args: dict[str, Any], now: datetime) -> bo
     return action == "delete" and days is not None and unused_evidence(user, now, days) is not None
 
 
-def active_key_ids(user: dict[str, Any]) -> list[Any]:
-    return [k.get("AccessKeyId") for k in user.get("Keys", []) if k.get("Status") == "Active"]
+def active_key_ids(user: User) -> list[Any]:
+    return [k.key_id for k in user.keys if k.active]
 
 
-def state(user: dict[str, Any]) -> dict[str, Any]:
+def state(user: User) -> dict[str, Any]:
     """The live fields a change to one user depends on (compared with its before-image for staleness)."""
-    dependents = user.get("Dependents") or {}
+    dependents = user.dependents.to_json() if user.dependents is not None else {}
     return {
-        "UserName": user["UserName"],
-        "CreateDate": user.get("CreateDate"),
+        **user.image("UserName", "CreateDate"),
         "LastActivity": last_activity(user),
-        "QuarantinePolicy": bool(user.get("QuarantinePolicy")),
-        "QuarantinedAt": (user.get("Tags") or {}).get(QUARANTINE_TAG),
+        "QuarantinePolicy": bool(user.quarantine_policy),
+        "QuarantinedAt": user.quarantined_at,
         "ActiveKeys": active_key_ids(user),
-        "Keys": [k.get("AccessKeyId") for k in user.get("Keys", [])],
-        "LoginProfile": bool(user.get("Console")),
-        "Groups": sorted(user.get("Groups", [])),
-        "InlinePolicies": sorted(user.get("InlinePolicies", [])),
-        "ManagedPolicies": sorted(user.get("ManagedPolicies", [])),
+        "Keys": [k.key_id for k in user.keys],
+        "LoginProfile": bool(user.console),
+        "Groups": sorted(user.groups),
+        "InlinePolicies": sorted(user.inline_policies),
+        "ManagedPolicies": sorted(user.managed_policies),
         **{name: dependents.get(name) for name in DEPENDENT_LISTS},
     }
 
 
-def _disable_image(user: dict[str, Any]) -> dict[str, Any]:
+def _disable_image(user: User) -> dict[str, Any]:
     full = state(user)
     return {k: full[k] for k in ("LastActivity", "QuarantinePolicy", "QuarantinedAt", "ActiveKeys")}
 
@@ -199,41 +197,37 @@ def is_virtual_mfa(serial: str) -> bool:
     return serial.startswith("arn:") and ":mfa/" in serial
 
 
-def delete_user_calls(user: dict[str, Any]) -> tuple[ApiCall, ...]:
+def delete_user_calls(user: User) -> tuple[ApiCall, ...]:
     """Delete a user in the order AWS requires (DeleteConflict otherwise): credentials, devices, groups,
     policies, then the user."""
-    name = user["UserName"]
-    deps = user["Dependents"]
+    name = user.name
+    deps = user.dependents
+    assert deps is not None, "asked only of users whose dependents were read (see Users._delete)"
     calls: list[ApiCall] = []
-    if user.get("Console"):
+    if user.console:
         calls.append(ApiCall("iam", "delete_login_profile", {"UserName": name}))
-    calls += [delete_key_call(name, k["AccessKeyId"]) for k in user.get("Keys", [])]
+    calls += [delete_key_call(name, k.key_id) for k in user.keys]  # type: ignore[arg-type]  # confirmed: ids known
     calls += [
         ApiCall("iam", "delete_signing_certificate", {"UserName": name, "CertificateId": c})
-        for c in deps["SigningCertificates"]
+        for c in deps.signing_certificates
     ]
     calls += [
-        ApiCall("iam", "delete_ssh_public_key", {"UserName": name, "SSHPublicKeyId": k}) for k in deps["SSHPublicKeys"]
+        ApiCall("iam", "delete_ssh_public_key", {"UserName": name, "SSHPublicKeyId": k}) for k in deps.ssh_public_keys
     ]
     calls += [
         ApiCall("iam", "delete_service_specific_credential", {"UserName": name, "ServiceSpecificCredentialId": c})
-        for c in deps["ServiceSpecificCredentials"]
+        for c in deps.service_specific_credentials
     ]
-    for serial in deps["MFADevices"]:
+    for serial in deps.mfa_devices:
         calls.append(ApiCall("iam", "deactivate_mfa_device", {"UserName": name, "SerialNumber": serial}))
         if is_virtual_mfa(serial):
             calls.append(ApiCall("iam", "delete_virtual_mfa_device", {"SerialNumber": serial}))
+    calls += [ApiCall("iam", "remove_user_from_group", {"GroupName": g, "UserName": name}) for g in sorted(user.groups)]
     calls += [
-        ApiCall("iam", "remove_user_from_group", {"GroupName": g, "UserName": name})
-        for g in sorted(user.get("Groups", []))
+        ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": p}) for p in sorted(user.inline_policies)
     ]
     calls += [
-        ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": p})
-        for p in sorted(user.get("InlinePolicies", []))
-    ]
-    calls += [
-        ApiCall("iam", "detach_user_policy", {"UserName": name, "PolicyArn": a})
-        for a in sorted(user.get("ManagedPolicies", []))
+        ApiCall("iam", "detach_user_policy", {"UserName": name, "PolicyArn": a}) for a in sorted(user.managed_policies)
     ]
     calls.append(ApiCall("iam", "delete_user", {"UserName": name}))
     return tuple(calls)
@@ -243,104 +237,24 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _dependents_text(user: dict[str, Any]) -> str:
-    deps = user["Dependents"]
+def _dependents_text(user: User) -> str:
+    deps = user.dependents
+    assert deps is not None, "asked only of users whose dependents were read (see Users._delete)"
     parts = []
-    if user.get("Console"):
+    if user.console:
         parts.append("login profile")
     for n, word in (
-        (len(user.get("Keys", [])), "access key"),
-        (len(deps["SigningCertificates"]), "signing certificate"),
-        (len(deps["SSHPublicKeys"]), "SSH key"),
-        (len(deps["ServiceSpecificCredentials"]), "service credential"),
-        (len(deps["MFADevices"]), "MFA device"),
-        (len(user.get("Groups", [])), "group membership"),
-        (len(user.get("InlinePolicies", [])) + len(user.get("ManagedPolicies", [])), "policy"),
+        (len(user.keys), "access key"),
+        (len(deps.signing_certificates), "signing certificate"),
+        (len(deps.ssh_public_keys), "SSH key"),
+        (len(deps.service_specific_credentials), "service credential"),
+        (len(deps.mfa_devices), "MFA device"),
+        (len(user.groups), "group membership"),
+        (len(user.inline_policies) + len(user.managed_policies), "policy"),
     ):
         if n:
             parts.append(_count(n, word).replace("policys", "policies"))
     return ", ".join(parts) or "no dependents"
-
-
-# --- live reads ---------------------------------------------------------------------------------------
-
-
-def _from_detail(detail: dict[str, Any], row: UserRow | None) -> dict[str, Any]:
-    inline = {p["PolicyName"]: p.get("PolicyDocument") for p in detail.get("UserPolicyList", [])}
-    quarantine_doc = inline.get(QUARANTINE_POLICY)
-    try:
-        quarantined = quarantine_doc is not None and policydoc.denies_everything(quarantine_doc)
-    except ValueError:
-        quarantined = False
-    keys = []
-    if row is not None:
-        keys = [
-            {
-                "AccessKeyId": None,
-                "Status": "Active" if k.active else "Inactive",
-                "CreateDate": iso(k.last_rotated),
-                "LastUsedDate": iso(k.last_used),
-                "LastUsedService": k.last_used_service,
-            }
-            for k in row.keys
-        ]
-    return {
-        "UserName": detail["UserName"],
-        "Arn": detail.get("Arn", ""),
-        "Path": detail.get("Path", "/"),
-        "CreateDate": iso(detail.get("CreateDate")),
-        "Tags": {t["Key"]: t["Value"] for t in detail.get("Tags") or []},
-        "Groups": sorted(detail.get("GroupList", [])),
-        "InlinePolicies": sorted(inline),
-        "ManagedPolicies": sorted(p["PolicyArn"] for p in detail.get("AttachedManagedPolicies", [])),
-        "QuarantinePolicy": quarantined,
-        "Console": bool(row.password_enabled) if row is not None else False,
-        "MfaActive": bool(row.mfa_active) if row is not None else False,
-        "PasswordLastUsed": iso(row.password_last_used) if row is not None else None,
-        "Keys": keys,
-        "Live": False,
-        "Dependents": None,
-    }
-
-
-def _confirm(ctx: ReadContext, user: dict[str, Any]) -> None:
-    """Replace the report's (possibly hours-old) activity with live reads."""
-    name = user["UserName"]
-    keys = []
-    for key in list_keys(ctx, name):
-        used = last_used(ctx, key["AccessKeyId"])
-        keys.append(
-            {
-                "AccessKeyId": key["AccessKeyId"],
-                "Status": key["Status"],
-                "CreateDate": key["CreateDate"],
-                "LastUsedDate": used["LastUsedDate"],
-                "LastUsedService": used["ServiceName"],
-            }
-        )
-    user["Keys"] = keys
-    # GetUser's PasswordLastUsed is live (the report's may be hours old) and is kept after a password goes.
-    live = ctx.client("iam").call("get_user", UserName=name).get("User", {})
-    user["PasswordLastUsed"] = iso(live.get("PasswordLastUsed"))
-    user["Live"] = True
-
-
-def _read_dependents(ctx: ReadContext, user: dict[str, Any]) -> None:
-    name = user["UserName"]
-    iam = ctx.client("iam")
-    user["Console"] = login_profile_exists(ctx, name)
-
-    def collect(operation: str, key: str, field: str) -> list[str]:
-        return sorted(item[field] for page in iam.pages(operation, UserName=name) for item in page.get(key, []))
-
-    user["Dependents"] = {
-        "SigningCertificates": collect("list_signing_certificates", "Certificates", "CertificateId"),
-        "SSHPublicKeys": collect("list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId"),
-        "ServiceSpecificCredentials": collect(
-            "list_service_specific_credentials", "ServiceSpecificCredentials", "ServiceSpecificCredentialId"
-        ),
-        "MFADevices": collect("list_mfa_devices", "MFADevices", "SerialNumber"),
-    }
 
 
 # --- the module -----------------------------------------------------------------------------------------
@@ -439,29 +353,31 @@ class Users(Module):
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
         now = timeutil.now()
         own = run_identity(ctx).user_name
-        rows = rows_by_user(credential_report(ctx))
-        days, after = args.get("unused_days"), args.get("delete_after_days")
-        users = []
-        details = sorted(authorization_details(ctx)["UserDetailList"], key=lambda d: d["UserName"].casefold())
-        for detail in details:
-            row = rows.get(detail["UserName"])
-            user = _from_detail(detail, row)
-            users.append(user)
-            if not selected(user, args) or (own and user["UserName"].casefold() == own.casefold()):
-                continue
-            candidate = (days is not None and unused_evidence(user, now, days) is not None) or (
-                after is not None and quarantine_date(user) is not None
-            )
-            if not candidate:
-                continue
-            if args.get("action", "report") == "report":
-                continue  # findings only: the report's evidence (hours old at most) is enough
-            _confirm(ctx, user)
-            if will_delete(user, args, now):
-                _read_dependents(ctx, user)
-            elif args.get("remove_console_access") and days is not None and unused_evidence(user, now, days):
-                user["Console"] = login_profile_exists(ctx, user["UserName"])
+        users = [self._confirmed(ctx, args, user, now, own) for user in read_users(ctx)]
         return {"now": now.isoformat(), "own_user": own, "users": users}
+
+    def _confirmed(self, ctx: ReadContext, args: dict[str, Any], user: User, now: datetime, own: str | None) -> User:
+        """The user as the plan needs it: the report's version, or (for a candidate the task may change)
+        confirmed live, with its dependents when it will be deleted."""
+        days, after = args.get("unused_days"), args.get("delete_after_days")
+        if not selected(user, args) or (own and user.name.casefold() == own.casefold()):
+            return user
+        candidate = (days is not None and unused_evidence(user, now, days) is not None) or (
+            after is not None and quarantine_date(user) is not None
+        )
+        if not candidate:
+            return user
+        if args.get("action", "report") == "report":
+            return user  # findings only: the report's evidence (hours old at most) is enough
+        user = confirm(ctx, user)
+        if will_delete(user, args, now):
+            return read_dependents(ctx, user)
+        if args.get("remove_console_access") and days is not None and unused_evidence(user, now, days):
+            return read_console(ctx, user)
+        return user
+
+    def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "users": [User.from_json(u) for u in data["users"]]}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         console = resource.endswith(CONSOLE_SUFFIX)
@@ -469,7 +385,7 @@ class Users(Module):
         user = _find(current["users"], name)
         if user is None:
             return None
-        return {"LoginProfile": bool(user.get("Console"))} if console else state(user)
+        return {"LoginProfile": bool(user.console)} if console else state(user)
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         now = parse_time(current["now"])
@@ -484,7 +400,7 @@ class Users(Module):
             if not selected(user, args):
                 continue
             counts["swept"] += 1
-            name = user["UserName"]
+            name = user.name
             evidence = unused_evidence(user, now, days) if days is not None else None
             status = quarantine_status(user, now, after) if after is not None else None
             due = status is not None and status[0] == "due"
@@ -521,16 +437,16 @@ class Users(Module):
                         counts["quarantined"] += 1
                     else:
                         changes.append(disable)
-                    if args.get("remove_console_access") and user.get("Console"):
+                    if args.get("remove_console_access") and user.console:
                         changes.append(self._remove_console(build, user, reason))
             if status is not None and status[0] == "waiting":
                 counts["waiting"] += 1
-            if args.get("require_mfa_for_console") and user.get("Console") and not user.get("MfaActive"):
+            if args.get("require_mfa_for_console") and user.console and not user.mfa_active:
                 findings.append(
                     build.finding(name, "medium", f"user {name} has a console password and no MFA device", MFA_CONTROLS)
                 )
             if args.get("forbid_user_policies"):
-                policies = user_policies.own_policies(user.get("ManagedPolicies", []), user.get("InlinePolicies", []))
+                policies = user_policies.own_policies(user.managed_policies, user.inline_policies)
                 found = user_policies.finding(build.address(name), name, name, policies)
                 if found:
                     findings.append(found)
@@ -560,13 +476,13 @@ class Users(Module):
             parts.append("policies on users checked")
         return f"{counts['swept']} user(s) swept: {', '.join(parts)}"
 
-    def _disable(self, build: ChangeBuilder, user: dict[str, Any], now: datetime, reason: str) -> Change | None:
-        name = user["UserName"]
+    def _disable(self, build: ChangeBuilder, user: User, now: datetime, reason: str) -> Change | None:
+        name = user.name
         day = now.date().isoformat()
         calls: list[ApiCall] = []
         undo: list[ApiCall] = []
         done: list[str] = []
-        if not user.get("QuarantinePolicy"):
+        if not user.quarantine_policy:
             document = json.dumps(QUARANTINE_DOCUMENT, separators=(",", ":"))
             calls.append(
                 ApiCall(
@@ -577,7 +493,7 @@ class Users(Module):
             undo.append(ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": QUARANTINE_POLICY}))
             done.append(f"attach deny-all inline policy {QUARANTINE_POLICY}")
         active = active_key_ids(user)
-        if active and not user.get("Live"):
+        if active and not user.live:
             raise TaskFailed(f"user {name}: its access keys were not read live; cannot plan to deactivate them")
         for key_id in active:
             key_calls, key_undo = deactivate_calls(name, key_id, day)
@@ -585,7 +501,7 @@ class Users(Module):
             undo = list(key_undo) + undo
         if active:
             done.append(f"deactivate {_count(len(active), 'key')} ({', '.join(active)})")
-        tagged = (user.get("Tags") or {}).get(QUARANTINE_TAG)
+        tagged = user.quarantined_at
         if not tagged:
             calls.append(
                 ApiCall("iam", "tag_user", {"UserName": name, "Tags": [{"Key": QUARANTINE_TAG, "Value": day}]})
@@ -608,8 +524,8 @@ class Users(Module):
             reason=reason,
         )
 
-    def _remove_console(self, build: ChangeBuilder, user: dict[str, Any], reason: str) -> Change:
-        name = user["UserName"]
+    def _remove_console(self, build: ChangeBuilder, user: User, reason: str) -> Change:
+        name = user.name
         return build.delete(
             name + CONSOLE_SUFFIX,
             before={"LoginProfile": True},
@@ -621,9 +537,9 @@ class Users(Module):
             reason=reason,
         )
 
-    def _delete(self, build: ChangeBuilder, user: dict[str, Any], reason: str) -> Change:
-        name = user["UserName"]
-        if user.get("Dependents") is None or not user.get("Live"):
+    def _delete(self, build: ChangeBuilder, user: User, reason: str) -> Change:
+        name = user.name
+        if user.dependents is None or not user.live:
             raise TaskFailed(f"user {name}: its dependents were not read; cannot plan its deletion")
         return build.delete(
             name,
@@ -636,6 +552,6 @@ class Users(Module):
         )
 
 
-def _find(users: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    exact = next((u for u in users if u["UserName"] == name), None)
-    return exact or next((u for u in users if u["UserName"].casefold() == name.casefold()), None)
+def _find(users: list[User], name: str) -> User | None:
+    exact = next((u for u in users if u.name == name), None)
+    return exact or next((u for u in users if u.name.casefold() == name.casefold()), None)
