@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from remediator import registry
+from remediator.aws import retry
 from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession
 from remediator.errors import RemediatorError
@@ -64,8 +65,11 @@ def run_calls(session: AccountSession, calls: tuple[ApiCall, ...], created: set[
     created = created if created is not None else set()
     for call in calls:
         client = session.client(call.service, call.region)
+        codes = frozenset(call.wait_for)
         if call.service == "iam" and named_entities(call) & created:
-            client.call_after_create(call.operation, **call.params)
+            codes |= retry.NOT_YET_VISIBLE
+        if codes:
+            client.call_propagating(call.operation, codes, **call.params)
         else:
             client.call(call.operation, **call.params)
         if call.operation in CREATE_CALLS:

@@ -18,6 +18,10 @@ CIS: dict[str, tuple[str, ...]] = {
     "key_rotation": ("CIS v3.0 1.14", "CIS v5.0 1.13"),
     "user_policies": ("CIS v3.0 1.15", "CIS v5.0 1.14"),
     "full_admin_policy": ("CIS v3.0 1.16", "CIS v5.0 1.15"),
+    # Logging: Security Hub maps CloudTrail.1 to v3.0 and v5.0 3.1; log validation and KMS keep 3.2 and 3.5.
+    "trail_all_regions": ("CIS v3.0 3.1", "CIS v5.0 3.1"),
+    "trail_log_validation": ("CIS v3.0 3.2", "CIS v5.0 3.2"),
+    "trail_kms": ("CIS v3.0 3.5", "CIS v5.0 3.5"),
 }
 
 

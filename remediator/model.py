@@ -91,13 +91,23 @@ class ApiCall:
     operation: str
     params: dict[str, Any] = field(default_factory=dict)
     region: str | None = None
+    # Error codes that mean an earlier write of the same run has not reached every AWS endpoint yet
+    # (CreateTrail answering InsufficientS3BucketPolicyException right after PutBucketPolicy): the applier
+    # retries them for as long as AWS takes to propagate, then fails with AWS's own message.
+    wait_for: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.service}.{self.operation}"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ApiCall:
-        return cls(data["service"], data["operation"], dict(data.get("params") or {}), data.get("region"))
+        return cls(
+            data["service"],
+            data["operation"],
+            dict(data.get("params") or {}),
+            data.get("region"),
+            tuple(data.get("wait_for") or ()),
+        )
 
 
 @dataclass(frozen=True)

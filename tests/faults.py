@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -23,6 +24,17 @@ def query_error(code: str, message: str, status: int = 400) -> AWSResponse:
         "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
     ).encode()
     return AWSResponse("https://iam.amazonaws.com/", status, {"Content-Type": "text/xml"}, _Raw(body))
+
+
+def json_error(code: str, message: str, status: int = 400) -> AWSResponse:
+    """An error as JSON-protocol services (CloudTrail, KMS) send it."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return AWSResponse(
+        "https://cloudtrail.us-east-1.amazonaws.com/",
+        status,
+        {"Content-Type": "application/x-amz-json-1.1"},
+        _Raw(body),
+    )
 
 
 class Inject:

@@ -62,12 +62,11 @@ class Client:
             raise RemediatorError(f"unknown {self.raw.meta.service_model.service_name} operation {operation!r}")
         return call_with_retry(lambda: method(**params), operation, self.policy)
 
-    def call_after_create(self, operation: str, **params: Any) -> dict[str, Any]:
-        """A call naming an entity this run has just created: NoSuchEntity is retried while IAM propagates it."""
+    def call_propagating(self, operation: str, codes: frozenset[str], **params: Any) -> dict[str, Any]:
+        """A call that may reach AWS before an earlier write of the run has propagated: the error `codes`
+        that mean so (NoSuchEntity right after a create) are retried for as long as AWS takes."""
         method = getattr(self.raw, operation)
-        return call_with_retry(
-            lambda: method(**params), operation, retry.PROPAGATION_POLICY, also=retry.NOT_YET_VISIBLE
-        )
+        return call_with_retry(lambda: method(**params), operation, retry.PROPAGATION_POLICY, also=codes)
 
     def pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page of a paginated operation, each page fetched (and retried) on its own."""

@@ -9,6 +9,10 @@ writes never carry fields only the emulator needs.
   clears the description and resets the session length to 3600.
 - ListServiceSpecificCredentials: moto does not implement it. The emulator cannot create such
   credentials either, so an empty list is the true answer for every user there.
+- DeleteTrail by ARN: AWS takes a trail's name or ARN; moto deletes by name only, and answers success
+  for an ARN while deleting nothing.
+- A new trail: AWS gives it one event selector (all management events, read and write); moto gives it
+  none, so a trail created as the task wants would look as if it logged nothing.
 """
 
 from __future__ import annotations
@@ -42,4 +46,37 @@ def install() -> None:
 
     IamResponse.update_role = update_role
     IamResponse.list_service_specific_credentials = list_service_specific_credentials
+    _default_event_selector()
+    _delete_trail_by_arn()
     _INSTALLED = True
+
+
+def _default_event_selector() -> None:
+    from moto.cloudtrail.models import Trail
+
+    created = Trail.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        created(self, *args, **kwargs)
+        self.event_selectors = [
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [],
+                "ExcludeManagementEventSources": [],
+            }
+        ]
+
+    Trail.__init__ = init
+
+
+def _delete_trail_by_arn() -> None:
+    from moto.cloudtrail.models import CloudTrailBackend
+
+    by_name = CloudTrailBackend.delete_trail
+
+    def delete_trail(self: Any, name: str) -> None:
+        trail = next((t for t in self.trails.values() if t.arn == name), None)
+        by_name(self, trail.trail_name if trail else name)
+
+    CloudTrailBackend.delete_trail = delete_trail

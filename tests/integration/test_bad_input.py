@@ -878,6 +878,35 @@ CASES = [
         option="inline_policies",
         live=True,
     ),
+    *[
+        Case(
+            f"cloudtrail-{label}",
+            {
+                "play.yml": "- name: baseline\n  accounts: all\n  tasks:\n    - name: Trail\n      cloudtrail:\n"
+                "        name: account-trail\n"
+                + ("" if option == "bucket" else "        bucket: cloudtrail-logs-123456789012\n")
+                + f"        {option}: {value}\n"
+            },
+            RUN,
+            "play.yml:7" if option == "bucket" else "play.yml:8",
+            (says,),
+            task="Trail",
+            option=option,
+        )
+        for label, option, value, says in (
+            ("retention-of-90-days", "retention_days", "90", "90 is out of range: must be at least 91"),
+            ("bucket-name-with-capitals", "bucket", "Trail_Logs", "bucket name 'Trail_Logs'"),
+            ("bucket-name-like-an-ip-address", "bucket", "192.168.5.4", "looks like an IP address"),
+            ("prefix-with-a-leading-slash", "s3_key_prefix", "/trail", "no leading slash"),
+            (
+                "malformed-kms-key",
+                "kms_key_id",
+                "arn:aws:kms:us-east-1:key/oops",
+                "KMS key 'arn:aws:kms:us-east-1:key/oops'",
+            ),
+            ("unknown-management-events", "management_events", "everything", "'everything' is not one of"),
+        )
+    ],
     Case(
         "inventory-account-id-in-fullwidth-digits",  # Python's \d matches them; AWS's account ids are ASCII
         {"play.yml": STRONG, "inv.yml": inventory('account_id: "１２３４５６７８９０１２"')},

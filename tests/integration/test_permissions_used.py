@@ -32,7 +32,7 @@ def used(calls) -> set[str]:
 def test_a_shipped_playbook_uses_only_what_permissions_grants(aws_managed, workdir, calls, playbook):
     demo.seed(aws_managed)
     shutil.copytree(REPO / "templates", workdir / "templates")  # as a user runs it: from the repository
-    inv = write_inventory(workdir, aws_managed)
+    inv = write_inventory(workdir, aws_managed, test={"account_id": "123456789012"})  # the trail task runs too
 
     checked = cli("run", playbook, "-i", inv, "--check")
     assert checked.code == 2, checked.out + checked.err

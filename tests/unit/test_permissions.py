@@ -41,8 +41,20 @@ def writes(playbook: str) -> set[str]:
 
 
 def test_the_cis_baseline_asks_for_no_write_it_cannot_make():
-    """The baseline's sweeps report (keys, users) and only lower role sessions: no Delete*, no key writes."""
-    assert writes("cis-iam-baseline.yml") == {"iam:UpdateAccountPasswordPolicy", "iam:UpdateRole"}
+    """The baseline's sweeps report (keys, users) and only lower role sessions: no Delete*, no key writes;
+    its trail is made or fixed, never deleted."""
+    assert writes("cis-iam-baseline.yml") == {
+        "iam:UpdateAccountPasswordPolicy",
+        "iam:UpdateRole",
+        "s3:CreateBucket",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketPolicy",
+        "s3:PutLifecycleConfiguration",
+        "cloudtrail:CreateTrail",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:PutEventSelectors",
+        "cloudtrail:StartLogging",
+    }
 
 
 @pytest.mark.parametrize(

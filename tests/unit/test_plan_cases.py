@@ -8,8 +8,9 @@ A case file is a JSON object with these keys:
 - exactly one expectation:
   - `"changes"`: the list of expected changes, in order. Each holds `action`, `after`, optionally `before`
     (checked only when given), `calls` as `[{service, operation, params}]` (`params` defaults to `{}`,
-    `region` to null), `undo` likewise (or `null`: no undo possible), and `summary_contains` (a string or
-    a list of strings the summary must contain). Optional: `resource`, `reason_contains`.
+    `region` to null, `wait_for` to []), `undo` likewise (or `null`: no undo possible), and
+    `summary_contains` (a string or a list of strings the summary must contain). Optional: `resource`,
+    `reason_contains`.
   - `"noop_reason_contains"`: the plan has no changes, and its noop reason contains this text.
   - `"error_contains"`: `validate` or `plan` raises `ArgError` or `TaskFailed` whose message contains
     this text. Optional `"error_type"` (`"ArgError"` or `"TaskFailed"`) pins which one.
@@ -51,7 +52,7 @@ SCOPE = "acct/global"
 EXPECTATIONS = ("changes", "noop_reason_contains", "error_contains")
 CASE_KEYS = {"args", "current", "findings", "converged_current", "description", "error_type", *EXPECTATIONS}
 CHANGE_KEYS = {"action", "before", "after", "calls", "undo", "summary_contains", "resource", "reason_contains"}
-CALL_KEYS = {"service", "operation", "params", "region"}
+CALL_KEYS = {"service", "operation", "params", "region", "wait_for"}
 FINDING_KEYS = {"severity", "resource", "message_contains"}
 ERROR_TYPES = {"ArgError": ArgError, "TaskFailed": TaskFailed}
 
@@ -79,13 +80,19 @@ def expected_calls(path: Path, calls: list[dict[str, Any]] | None) -> tuple[ApiC
     for call in calls:
         unknown = set(call) - CALL_KEYS
         assert not unknown, f"{path.name}: unknown call keys {sorted(unknown)}"
-    return tuple(ApiCall(c["service"], c["operation"], c.get("params") or {}, c.get("region")) for c in calls)
+    return tuple(
+        ApiCall(c["service"], c["operation"], c.get("params") or {}, c.get("region"), tuple(c.get("wait_for", ())))
+        for c in calls
+    )
 
 
 def fmt_calls(calls: tuple[ApiCall, ...] | None) -> Any:
     if calls is None:
         return None
-    return [{"service": c.service, "operation": c.operation, "params": c.params, "region": c.region} for c in calls]
+    return [
+        {"service": c.service, "operation": c.operation, "params": c.params, "region": c.region, "wait_for": c.wait_for}
+        for c in calls
+    ]
 
 
 def contains_all(text: str, wanted: str | list[str]) -> list[str]:
