@@ -16,6 +16,7 @@ from remediator.aws.context import ReadContext
 from remediator.errors import AwsError
 from remediator.facts import Fact, key
 
+MEMBER_VIEW_ERRORS = ("TrailNotFoundException", "AccessDeniedException", "UnsupportedOperationException")
 MANAGEMENT_EVENTS = {"all": "All", "write_only": "WriteOnly", "read_only": "ReadOnly"}
 
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(?:mrk-)?[0-9a-f-]{32,36}", re.ASCII)
@@ -56,6 +57,8 @@ class Trail(Fact):
     advanced_event_selectors: tuple[dict[str, Any], ...] = field(metadata=key("AdvancedEventSelectors"))
     delivery_error: str | None = field(default=None, metadata=key("LatestDeliveryError"))
     digest_delivery_error: str | None = field(default=None, metadata=key("LatestDigestDeliveryError"))
+    # False for an organization trail seen from a member account: logging and selectors are assumed
+    status_known: bool = field(default=True, metadata=key("StatusKnown"))
 
     def management_events(self) -> str | None:
         """`all` / `write_only` / `read_only` when the basic selectors log exactly that kind of management
@@ -89,14 +92,17 @@ def _trail(ctx: ReadContext, entry: dict[str, Any]) -> Trail:
     home = entry.get("HomeRegion") or ctx.account.region
     client = ctx.client("cloudtrail", home)
     arn = entry["TrailARN"]
+    organization = bool(entry.get("IsOrganizationTrail"))
     try:
         status = client.call("get_trail_status", Name=arn)
         selectors = client.call("get_event_selectors", TrailName=arn)
+        known = True
     except AwsError as exc:
-        # An organization trail seen from a member account: its status belongs to the management account.
-        if exc.code not in ("TrailNotFoundException", "AccessDeniedException", "UnsupportedOperationException"):
+        # An organization trail seen from a member account: its status and selectors are the management
+        # account's. It logs the members' management events by design; the member cannot read more.
+        if not organization or exc.code not in MEMBER_VIEW_ERRORS:
             raise
-        status, selectors = {"IsLogging": True}, {"EventSelectors": [{"IncludeManagementEvents": True}]}
+        status, selectors, known = {"IsLogging": True}, {"EventSelectors": [{"IncludeManagementEvents": True}]}, False
     return Trail(
         name=entry["Name"],
         arn=arn,
@@ -107,10 +113,11 @@ def _trail(ctx: ReadContext, entry: dict[str, Any]) -> Trail:
         global_events=bool(entry.get("IncludeGlobalServiceEvents")),
         log_file_validation=bool(entry.get("LogFileValidationEnabled")),
         kms_key_id=entry.get("KmsKeyId") or None,
-        organization=bool(entry.get("IsOrganizationTrail")),
+        organization=organization,
         logging=bool(status.get("IsLogging")),
         event_selectors=tuple(selectors.get("EventSelectors") or ()),
         advanced_event_selectors=tuple(selectors.get("AdvancedEventSelectors") or ()),
         delivery_error=status.get("LatestDeliveryError") or None,
         digest_delivery_error=status.get("LatestDigestDeliveryError") or None,
+        status_known=known,
     )

@@ -266,6 +266,8 @@ class CloudTrail(Module):
             accepted = self._accepted(args, current)
             if accepted is not None:
                 where = f"organization trail {accepted.arn}" if accepted.organization else f"trail {accepted.arn}"
+                if not accepted.status_known:
+                    where += " (its logging state and selectors are the management account's to read)"
                 return PlanResult(
                     findings=[*findings, *self._status_findings(build, accepted)],
                     noop_reason=f"{where} already meets every trail option (accept_existing): no trail {name}"

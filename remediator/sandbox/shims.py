@@ -9,6 +9,8 @@ writes never carry fields only the emulator needs.
   clears the description and resets the session length to 3600.
 - ListServiceSpecificCredentials: moto does not implement it. The emulator cannot create such
   credentials either, so an empty list is the true answer for every user there.
+- A trail's KmsKeyId: AWS answers DescribeTrails with the key's ARN whatever form CreateTrail was given
+  (alias, alias ARN, key id); moto echoes what it was given.
 - DeleteTrail by ARN: AWS takes a trail's name or ARN; moto deletes by name only, and answers success
   for an ARN while deleting nothing.
 - A new trail: AWS gives it one event selector (all management events, read and write); moto gives it
@@ -48,6 +50,7 @@ def install() -> None:
     IamResponse.list_service_specific_credentials = list_service_specific_credentials
     _default_event_selector()
     _delete_trail_by_arn()
+    _kms_key_as_arn()
     _INSTALLED = True
 
 
@@ -80,3 +83,22 @@ def _delete_trail_by_arn() -> None:
         by_name(self, trail.trail_name if trail else name)
 
     CloudTrailBackend.delete_trail = delete_trail
+
+
+def _kms_key_as_arn() -> None:
+    from moto.cloudtrail.models import Trail
+    from moto.kms.models import kms_backends
+
+    described = Trail.description
+
+    def description(self: Any, include_region: bool = False) -> dict[str, Any]:
+        desc = described(self, include_region)
+        given = desc.get("KmsKeyId")
+        if given and ":key/" not in given:
+            backend = kms_backends[self.account_id][self.region_name]
+            key_id = backend.any_id_to_key_id(given)
+            if key_id in backend.keys:
+                desc["KmsKeyId"] = backend.keys[key_id].arn
+        return desc
+
+    Trail.description = description

@@ -284,3 +284,51 @@ def test_a_delivery_error_aws_reports_is_a_finding(aws, workdir, client_hooks):
     findings = [f for a in json.loads(result.out)["accounts"] for t in a["tasks"] for f in t["findings"]]
     assert any("AccessDenied" in f["message"] and f["severity"] == "high" for f in findings)
     assert any("CIS v3.0 3.1" in f["controls"] for f in findings)
+
+
+def test_an_organization_trail_seen_from_a_member_account_is_accepted(aws, workdir, calls, client_hooks):
+    """A member account lists its organization's trail (a shadow trail) but cannot read its status."""
+    org_arn = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
+
+    def member_view(client):
+        def after(parsed, **_):
+            parsed.setdefault("trailList", []).append(
+                {
+                    "Name": "org-trail", "TrailARN": org_arn, "HomeRegion": "us-east-1",
+                    "S3BucketName": "org-logs-999999999999", "IsMultiRegionTrail": True,
+                    "IncludeGlobalServiceEvents": True, "LogFileValidationEnabled": True,
+                    "IsOrganizationTrail": True, "HasCustomEventSelectors": False,
+                }
+            )  # fmt: skip
+
+        client.meta.events.register("after-call.cloudtrail.DescribeTrails", after)
+
+    client_hooks.append(member_view)
+    inv = inventory(workdir, aws)
+    book = write(
+        workdir, "play.yml", f"- tasks:\n    - cloudtrail: {{name: {TRAIL}, bucket: {BUCKET}, accept_existing: true}}\n"
+    )
+
+    result = cli("run", book, "-i", inv)
+
+    assert result.code == 0, result.out + result.err
+    assert f"organization trail {org_arn}" in result.out and "management account" in result.out
+    assert calls.mutating == []
+    without = write(workdir, "strict.yml", f"- tasks:\n    - cloudtrail: {{name: {TRAIL}, bucket: {BUCKET}}}\n")
+    assert cli("run", without, "-i", inv, "--check").code == 2  # without accept_existing: its own trail
+
+
+def test_a_kms_alias_is_resolved_and_the_trail_encrypted_with_it(aws, workdir):
+    kms = boto3.client("kms", endpoint_url=aws, region_name="us-east-1")
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/cloudtrail", TargetKeyId=key["KeyId"])
+    _, ct = clients(aws)
+    inv = inventory(workdir, aws)
+    book = write(
+        workdir, "play.yml",
+        f"- tasks:\n    - cloudtrail: {{name: {TRAIL}, bucket: {BUCKET}, kms_key_id: alias/cloudtrail}}\n",
+    )  # fmt: skip
+
+    assert cli("run", book, "-i", inv).code == 0
+    assert trail_of(ct)["KmsKeyId"] == key["Arn"]  # AWS answers with the key's ARN whatever it was given
+    assert cli("run", book, "-i", inv, "--check").code == 0  # the alias and the key's ARN are one key
