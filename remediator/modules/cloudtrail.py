@@ -600,8 +600,9 @@ class CloudTrail(Module):
         return [
             build.finding(
                 f"bucket/{name}/lifecycle", "medium",
-                f"bucket {name}: lifecycle rule {rule_id} expires {buckets.log_prefix(prefix)} after {days} days,"
-                " before CloudTrail's own 90 days run out; remediator leaves it to you",
+                f"bucket {name}: lifecycle rule {rule_id} deletes trail logs ({buckets.log_prefix(prefix)}) after"
+                f" {days} days, sooner than the 90 days CloudTrail's event history already keeps; remediator"
+                " leaves the rule to you",
             )
             for rule_id, days in buckets.early_expiries(bucket.lifecycle_rules if bucket else None, prefix)
         ]  # fmt: skip
