@@ -46,14 +46,35 @@ def module_doc(name: str) -> str:
 
 def permissions_policy(tasks: list[tuple[str, dict[str, Any]]], *, check: bool) -> dict[str, Any]:
     """The least-privilege identity policy for running these tasks (module, args), in check mode or to
-    apply: every read the modules make, and only the writes the tasks' options can lead to."""
+    apply: every read the modules make, and only the writes the tasks' options can lead to; actions a
+    module can scope to the resources a task names (a trail, its bucket) get those ARNs, not "*"."""
     read = set(BASE_READ)
     write: set[str] = set()
+    scoped: dict[str, set[str]] = {}
+    anywhere: set[str] = set()
     for name, args in tasks:
         module = registry.get(name)
-        read |= set(module.permissions.get("read", []))
-        write |= set(module.write_permissions(args))
-    statements = [{"Sid": "RemediatorRead", "Effect": "Allow", "Action": sorted(read), "Resource": "*"}]
-    if write and not check:
-        statements.append({"Sid": "RemediatorWrite", "Effect": "Allow", "Action": sorted(write), "Resource": "*"})
+        reads = set(module.permissions.get("read", []))
+        writes = set(module.write_permissions(args))
+        read |= reads
+        write |= writes
+        resources = module.resources(args)
+        for action in reads | writes:
+            if action in resources:
+                scoped.setdefault(action, set()).update(resources[action])
+            else:
+                anywhere.add(action)
+    wanted = read | (set() if check else write)
+    statements = []
+    for sid, actions in (("RemediatorRead", read), ("RemediatorWrite", set() if check else write - read)):
+        unscoped = sorted(a for a in actions if a in anywhere or a not in scoped)
+        if unscoped:
+            statements.append({"Sid": sid, "Effect": "Allow", "Action": unscoped, "Resource": "*"})
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for action in sorted(a for a in wanted if a in scoped and a not in anywhere):
+        groups.setdefault(tuple(sorted(scoped[action])), []).append(action)
+    for number, (arns, actions) in enumerate(sorted(groups.items()), 1):
+        statements.append(
+            {"Sid": f"RemediatorScoped{number}", "Effect": "Allow", "Action": actions, "Resource": list(arns)}
+        )
     return {"Version": "2012-10-17", "Statement": statements}

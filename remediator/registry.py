@@ -61,6 +61,12 @@ class Module:
         """
         return list(self.permissions.get("write", []))
 
+    def resources(self, args: dict[str, Any]) -> dict[str, list[str]]:
+        """Actions a task with these options needs on named resources only (action → ARNs), so that
+        `remediator permissions` can scope them. Only from literal options; an action left out, or a
+        template, gets Resource "*"."""
+        return {}
+
     def default_max_changes(self, args: dict[str, Any]) -> int | None:
         """The blast radius a task gets when it sets no max_changes: a sweep whose `action` is one of its
         `destructive_actions` stops above DESTRUCTIVE_MAX_CHANGES."""

@@ -2,8 +2,8 @@
 
 DescribeTrails in the account's home region lists the trails that log there: the region's own, and
 multi-region and organization trails from elsewhere (shadow trails). Each trail's status and event
-selectors come from its home region. Three calls for the trail a task names, two more per other trail
-`accept_existing` has to judge.
+selectors come from its home region. Three calls for the trail a task names; two more per other trail
+only when `accept_existing` has to judge them.
 """
 
 from __future__ import annotations
@@ -77,15 +77,21 @@ class Trail(Fact):
         return wanted.get(next(iter(kinds)))
 
 
-def read_trails(ctx: ReadContext, region: str) -> list[Trail]:
-    """Every trail that logs the account in `region` (its own, multi-region and organization trails),
-    with status and selectors. Cached per region for the phase."""
+def list_trails(ctx: ReadContext, region: str) -> list[dict[str, Any]]:
+    """DescribeTrails in `region`: every trail that logs the account there (its own, multi-region and
+    organization trails), as AWS lists them. One call, cached per region for the phase."""
 
-    def load(ctx: ReadContext) -> list[Trail]:
-        listed = ctx.client("cloudtrail", region).call("describe_trails", includeShadowTrails=True)
-        return [_trail(ctx, entry) for entry in listed.get("trailList", [])]
+    def load(ctx: ReadContext) -> list[dict[str, Any]]:
+        return list(
+            ctx.client("cloudtrail", region).call("describe_trails", includeShadowTrails=True).get("trailList", [])
+        )
 
     return ctx.fact(f"trails:{region}", load)
+
+
+def read_trail(ctx: ReadContext, entry: dict[str, Any]) -> Trail:
+    """One listed trail with its status and selectors (two calls, in its home region), cached."""
+    return ctx.fact(f"trail:{entry['TrailARN']}", lambda ctx: _trail(ctx, entry))
 
 
 def _trail(ctx: ReadContext, entry: dict[str, Any]) -> Trail:

@@ -39,7 +39,7 @@ from remediator.toolkit import (
     literal,
     register,
 )
-from remediator.trails import MANAGEMENT_EVENTS, Trail, check_kms_key_id, read_trails
+from remediator.trails import MANAGEMENT_EVENTS, Trail, check_kms_key_id, list_trails, read_trail
 
 TRAIL_NAME_RULE = (
     "3–128 ASCII letters, digits, periods, underscores and hyphens, starting and ending with a letter or digit"
@@ -173,6 +173,22 @@ class CloudTrail(Module):
         )
         return writes
 
+    def resources(self, args: dict[str, Any]) -> dict[str, list[str]]:
+        """Bucket actions on the bucket, trail actions on the trail, when both are named literally.
+        DescribeTrails cannot be scoped; reading other trails (accept_existing) needs "*" too."""
+        bucket, name = literal(args, "bucket"), literal(args, "name")
+        found: dict[str, list[str]] = {}
+        if isinstance(bucket, str):
+            arn = [f"arn:aws:s3:::{bucket}"]
+            found.update({a: arn for a in self.permissions["read"] + self.permissions["write"] if a.startswith("s3:")})
+        if isinstance(name, str) and not args.get("accept_existing"):
+            arn = [f"arn:aws:cloudtrail:*:*:trail/{name}"]
+            trail_actions = self.permissions["read"] + self.permissions["write"]
+            found.update(
+                {a: arn for a in trail_actions if a.startswith("cloudtrail:") and a != "cloudtrail:DescribeTrails"}
+            )
+        return found
+
     def validate(self, args: dict[str, Any]) -> None:
         problem = _trail_name_problem(args.get("name"))
         if problem:
@@ -206,7 +222,12 @@ class CloudTrail(Module):
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
         region = ctx.account.region
         account_id = str(ctx.session.identity().get("Account", ""))
-        trails = read_trails(ctx, region)
+        listed = list_trails(ctx, region)
+        own = [e for e in listed if e.get("Name") == args["name"]]
+        judged = own if own or not args.get("accept_existing") else listed  # others only when they may be taken
+        trails = [read_trail(ctx, e) for e in judged]
+        # the rest need no status: only their name and home region matter (a same-named trail elsewhere)
+        trails += [_listed_only(e) for e in listed if e not in judged]
         bucket = None if args.get("state") == "absent" else buckets.read_bucket(ctx, args["bucket"])
         kms_arn = None
         wanted_key = args.get("kms_key_id")
@@ -609,6 +630,18 @@ class CloudTrail(Module):
 
 
 # ---- shared pure helpers --------------------------------------------------------------------------------
+
+
+def _listed_only(entry: dict[str, Any]) -> Trail:
+    """A trail known from DescribeTrails alone: its status unread (never accepted, never changed)."""
+    return Trail(
+        name=entry["Name"], arn=entry["TrailARN"], home_region=entry.get("HomeRegion", ""),
+        bucket=entry.get("S3BucketName", ""), prefix=entry.get("S3KeyPrefix") or None,
+        multi_region=bool(entry.get("IsMultiRegionTrail")), global_events=bool(entry.get("IncludeGlobalServiceEvents")),
+        log_file_validation=bool(entry.get("LogFileValidationEnabled")), kms_key_id=entry.get("KmsKeyId") or None,
+        organization=bool(entry.get("IsOrganizationTrail")), logging=False, event_selectors=(),
+        advanced_event_selectors=(), status_known=False,
+    )  # fmt: skip
 
 
 def _own_trail(current: dict[str, Any], name: str) -> Trail | None:

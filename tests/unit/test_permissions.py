@@ -72,3 +72,24 @@ def test_writes_follow_the_options(module, args, expected):
     declared = set(registry.get(module).permissions["write"])
     got = set(registry.get(module).write_permissions(args))
     assert got == (declared if expected is None else expected)  # a template grants every write
+
+
+def test_a_named_trail_and_bucket_scope_their_actions():
+    tasks = [("cloudtrail", {"name": "account-trail", "bucket": "trail-logs-1", "retention_days": 365})]
+    statements = {s["Sid"]: s for s in permissions_policy(tasks, check=False)["Statement"]}
+    scoped = {a: s["Resource"] for s in statements.values() if s["Resource"] != "*" for a in s["Action"]}
+    assert scoped["s3:PutBucketPolicy"] == ["arn:aws:s3:::trail-logs-1"]
+    assert scoped["cloudtrail:CreateTrail"] == ["arn:aws:cloudtrail:*:*:trail/account-trail"]
+    assert "cloudtrail:DescribeTrails" in statements["RemediatorRead"]["Action"]  # AWS cannot scope it
+    assert "cloudtrail:DeleteTrail" not in scoped and "s3:DeleteBucketPolicy" not in scoped  # undo only
+
+    templated = [("cloudtrail", {"name": "account-trail", "bucket": "{{ trail_bucket }}"})]
+    unscoped = {
+        a for s in permissions_policy(templated, check=True)["Statement"] if s["Resource"] == "*" for a in s["Action"]
+    }
+    assert "s3:GetBucketPolicy" in unscoped  # a bucket not known before rendering: "*"
+    shared = [*tasks, ("cloudtrail", {"name": "other", "bucket": "trail-logs-1", "accept_existing": True})]
+    anywhere = {
+        a for s in permissions_policy(shared, check=True)["Statement"] if s["Resource"] == "*" for a in s["Action"]
+    }
+    assert "cloudtrail:GetTrailStatus" in anywhere  # accept_existing reads other trails too
