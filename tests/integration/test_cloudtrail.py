@@ -110,12 +110,15 @@ def test_a_compliant_trail_is_checked_in_at_most_ten_calls(aws, workdir, calls):
     assert len(calls.records) <= 10, [op for _, _, op, _ in calls.records]
 
 
-def test_an_existing_bucket_keeps_its_own_statements_and_rules(aws, workdir):
+def test_an_existing_bucket_keeps_its_own_statements_and_rules(aws, workdir, calls):
     s3, ct = clients(aws)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [OWN_STATEMENT]}))
     s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": OWN_RULES})
     inv, book = inventory(workdir, aws), write(workdir, "play.yml", TASK)
+    calls.clear()
+    assert cli("run", book, "-i", inv, "--check").code == 2
+    assert calls.mutating == []
 
     applied = cli("run", book, "-i", inv, "--journal", "j.jsonl")
 
@@ -131,6 +134,9 @@ def test_an_existing_bucket_keeps_its_own_statements_and_rules(aws, workdir):
     rules = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
     assert [r["ID"] for r in rules] == ["abort-uploads", "tmp", RETENTION_RULE_ID]
     assert rules[:2] == OWN_RULES
+    calls.clear()
+    assert cli("run", book, "-i", inv).code == 0 and calls.mutating == []
+    assert cli("run", book, "-i", inv, "--check").code == 0
 
     undone = cli("rollback", "j.jsonl")
     assert undone.code == 0, undone.out + undone.err
