@@ -132,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", parents=[common], help="JSON Schema of playbooks, for editors")
     schema.set_defaults(handler=cmd_schema)
 
+    activity = sub.add_parser(
+        "activity", parents=[common], help="who did what, from where, and what failed (CloudTrail events)"
+    )
+    _inventory_options(activity)
+    activity.add_argument("--limit", help="accounts: names, groups, globs, !name, a:b")
+    activity.add_argument("--since", help="window start: Nd (days ago) or a date/time (default 30d)")
+    activity.add_argument("--until", help="window end: a date/time (default now)")
+    activity.add_argument("--source", choices=("auto", "lookup", "s3"), default="auto")
+    activity.add_argument("--principal", action="append", default=[], metavar="ARN", help="only this principal")
+    activity.add_argument("--format", choices=("text", "json", "csv", "markdown"), default="text")
+    activity.add_argument("--report", help="write the report in --format to this file; stdout stays text")
+    activity.add_argument("--forks", type=int, default=5, help="accounts read in parallel")
+    activity.set_defaults(handler=cmd_activity)
+
     sandbox = sub.add_parser("sandbox", parents=[common], help="serve the emulator with the demo account until Ctrl-C")
     sandbox.add_argument("--port", type=int, default=5000)
     sandbox.set_defaults(handler=cmd_sandbox)
@@ -320,6 +334,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     print(json.dumps(playbook_schema(), indent=2))
     return 0
+
+
+def cmd_activity(args: argparse.Namespace) -> int:
+    from remediator.events.activity import Window, activity, choose_source
+    from remediator.events.render import render as render_activity
+    from remediator.prepare import resolve_accounts
+
+    inventory = load_inventory(args.inventory) if args.inventory else implicit_inventory()
+    renderer = Renderer(template_dirs(args.inventory or "."))
+    accounts = resolve_accounts(inventory, parse_extra_vars(args.extra_vars), args.limit, renderer)
+    window = Window.parse(args.since, args.until)
+    source = choose_source(args.source, window)
+    embedded = EmbeddedEmulators()
+    try:
+        results = activity(embedded.resolve(accounts), window, source, args.principal, args.forks)
+    finally:
+        embedded.stop()
+    if args.report:
+        Path(args.report).write_text(render_activity(results, args.format), encoding="utf-8")
+        sys.stdout.write(render_activity(results, "text"))
+    else:
+        sys.stdout.write(render_activity(results, args.format))
+    for result in results:
+        if result.error:
+            print(f"error: account {result.account.name!r}: {result.error}", file=sys.stderr)
+    return EXIT_ERROR if any(r.error for r in results) else 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -38,20 +38,7 @@ def prepare(
     selection: Selection,
     renderer: Renderer,
 ) -> Prepared:
-    limited = None
-    if selection.limit:
-        limited = inventory.select(selection.limit)
-        if not limited:
-            if inventory.path is None:
-                raise ConfigError(
-                    f"--limit {selection.limit!r} matches no account: without an inventory (-i) the only account"
-                    " is 'default', the current credentials' one"
-                )
-            raise ConfigError(
-                f"--limit {selection.limit!r} matches no account in the inventory (accounts: "
-                f"{_some(inventory.accounts)}; groups: {_some(inventory.groups)})",
-                file=inventory.path,
-            )
+    limited = _limited(inventory, selection.limit)
     _check_tags(playbook, selection)
     accounts: dict[str, Account] = {}
     plans: dict[str, list[TaskPlan]] = {}
@@ -107,6 +94,36 @@ def _check_distinct_accounts(inventory: Inventory, accounts: list[Account]) -> N
                 account=account.name,
                 field="account_id",
             )
+
+
+def _limited(inventory: Inventory, limit: str | None) -> list[str] | None:
+    """The account names --limit selects (None without --limit); matching nothing is an error."""
+    if not limit:
+        return None
+    limited = inventory.select(limit)
+    if not limited:
+        if inventory.path is None:
+            raise ConfigError(
+                f"--limit {limit!r} matches no account: without an inventory (-i) the only account"
+                " is 'default', the current credentials' one"
+            )
+        raise ConfigError(
+            f"--limit {limit!r} matches no account in the inventory (accounts: "
+            f"{_some(inventory.accounts)}; groups: {_some(inventory.groups)})",
+            file=inventory.path,
+        )
+    return limited
+
+
+def resolve_accounts(
+    inventory: Inventory, extra_vars: dict[str, Any], limit: str | None, renderer: Renderer
+) -> list[Account]:
+    """The inventory's accounts (those --limit selects), connection settings rendered and checked: for
+    commands that reach accounts without a playbook (`activity`)."""
+    names = _limited(inventory, limit) or list(inventory.accounts)
+    accounts = [_resolve_account(inventory, name, extra_vars, renderer) for name in names]
+    _check_distinct_accounts(inventory, accounts)
+    return accounts
 
 
 def _some(names: Any, most: int = 8) -> str:

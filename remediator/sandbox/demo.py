@@ -80,6 +80,7 @@ def seed(url: str, now: datetime | None = None) -> None:
     iam.attach_role_policy(RoleName="break-glass", PolicyArn=ADMIN_POLICY)
 
     _age(now, keys)
+    _events(now)
 
 
 def _age(now: datetime, keys: dict[str, list[str]]) -> None:
@@ -112,3 +113,121 @@ def _age(now: datetime, keys: dict[str, list[str]]) -> None:
         role.last_used = None if used is None else days(used)
         if used is not None:
             role.last_used_region = "us-east-1"
+
+
+def _record(
+    now: datetime, days: float, source: str, name: str, identity: dict[str, Any], region: str = "us-east-1", **more: Any
+) -> dict[str, Any]:
+    moment = (now - timedelta(days=days)).replace(microsecond=0)
+    return {
+        "eventVersion": "1.09",
+        "eventID": f"demo-{source.split('.')[0]}-{name}-{int(moment.timestamp())}",
+        "eventTime": moment.isoformat().replace("+00:00", "Z"),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "userIdentity": identity,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": DEMO_ACCOUNT_ID,
+        **more,
+    }
+
+
+def _user(name: str) -> dict[str, Any]:
+    arn = f"arn:aws:iam::{DEMO_ACCOUNT_ID}:user/{name}"
+    return {"type": "IAMUser", "arn": arn, "accountId": DEMO_ACCOUNT_ID, "userName": name}
+
+
+def _session(role: str, session: str) -> dict[str, Any]:
+    return {
+        "type": "AssumedRole",
+        "arn": f"arn:aws:sts::{DEMO_ACCOUNT_ID}:assumed-role/{role}/{session}",
+        "accountId": DEMO_ACCOUNT_ID,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{DEMO_ACCOUNT_ID}:role/{role}", "userName": role}
+        },
+    }
+
+
+def _events(now: datetime) -> None:
+    """A month of the demo account's CloudTrail management events, for `remediator activity`."""
+    from remediator.sandbox import shims
+
+    office, laptop = "203.0.113.7", "198.51.100.23"
+    us_east = [
+        _record(now, 2, "signin.amazonaws.com", "ConsoleLogin", _user("alice"), sourceIPAddress=office),
+        _record(now, 2, "iam.amazonaws.com", "ListUsers", _user("alice"), sourceIPAddress=office, readOnly=True),
+        _record(now, 2, "iam.amazonaws.com", "GetRole", _user("alice"), sourceIPAddress=office, readOnly=True),
+        _record(now, 10, "s3.amazonaws.com", "ListBuckets", _user("bob"), sourceIPAddress=laptop, readOnly=True),
+        _record(
+            now,
+            10,
+            "iam.amazonaws.com",
+            "CreateRole",
+            _user("bob"),
+            sourceIPAddress=laptop,
+            errorCode="AccessDenied",
+            errorMessage=f"User: arn:aws:iam::{DEMO_ACCOUNT_ID}:user/bob is not authorized to perform:"
+            f" iam:CreateRole on resource: arn:aws:iam::{DEMO_ACCOUNT_ID}:role/tmp because no identity-based"
+            " policy allows the iam:CreateRole action",
+        ),  # fmt: skip
+        _record(now, 1, "sts.amazonaws.com", "GetCallerIdentity", _user("svc-deploy"), sourceIPAddress="192.0.2.10"),
+        _record(
+            now,
+            3,
+            "sts.amazonaws.com",
+            "AssumeRole",
+            {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+            sourceIPAddress="ec2.amazonaws.com",
+            requestParameters={
+                "roleArn": f"arn:aws:iam::{DEMO_ACCOUNT_ID}:role/ci-deploy",
+                "roleSessionName": "i-0abc",
+            },
+        ),  # fmt: skip
+        _record(
+            now,
+            5,
+            "sts.amazonaws.com",
+            "AssumeRole",
+            _user("alice"),
+            sourceIPAddress=office,
+            requestParameters={
+                "roleArn": f"arn:aws:iam::{DEMO_ACCOUNT_ID}:role/data-analyst",
+                "roleSessionName": "alice-report",
+                "durationSeconds": 43200,
+            },
+        ),  # fmt: skip
+        _record(
+            now,
+            5,
+            "iam.amazonaws.com",
+            "ListRoles",
+            _session("data-analyst", "alice-report"),
+            sourceIPAddress=office,
+            readOnly=True,
+        ),  # fmt: skip
+    ]
+    eu_west = [
+        _record(
+            now,
+            3,
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            _session("ci-deploy", "i-0abc"),
+            "eu-west-1",
+            sourceIPAddress="10.0.1.15",
+            readOnly=True,
+        ),  # fmt: skip
+        _record(
+            now,
+            3,
+            "ec2.amazonaws.com",
+            "RunInstances",
+            _session("ci-deploy", "i-0abc"),
+            "eu-west-1",
+            sourceIPAddress="10.0.1.15",
+        ),  # fmt: skip
+    ]
+    shims.add_lookup_events(DEMO_ACCOUNT_ID, "us-east-1", us_east)
+    shims.add_lookup_events(DEMO_ACCOUNT_ID, "eu-west-1", eu_west)

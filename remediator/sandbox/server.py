@@ -44,6 +44,9 @@ class Emulator:
         import urllib.request
 
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=30).read()
+        from remediator.sandbox import shims
+
+        shims.LOOKUP_EVENTS.clear()
 
     def stop(self) -> None:
         self._server.stop()

@@ -11,6 +11,7 @@ writes never carry fields only the emulator needs.
   credentials either, so an empty list is the true answer for every user there.
 - A trail's KmsKeyId: AWS answers DescribeTrails with the key's ARN whatever form CreateTrail was given
   (alias, alias ARN, key id); moto echoes what it was given.
+- LookupEvents: moto has none; the emulator answers it from records given to `add_lookup_events`.
 - DeleteTrail by ARN: AWS takes a trail's name or ARN; moto deletes by name only, and answers success
   for an ARN while deleting nothing.
 - A new trail: AWS gives it one event selector (all management events, read and write); moto gives it
@@ -51,6 +52,7 @@ def install() -> None:
     _default_event_selector()
     _delete_trail_by_arn()
     _kms_key_as_arn()
+    _lookup_events()
     _INSTALLED = True
 
 
@@ -102,3 +104,90 @@ def _kms_key_as_arn() -> None:
         return desc
 
     Trail.description = description
+
+
+# --- LookupEvents ------------------------------------------------------------------------------------------
+# moto has no LookupEvents. The emulator answers it from records put here (the demo account's, or a
+# test's), with AWS's rules: one lookup attribute at most, 50 events a page at most, newest first, and a
+# NextToken that is only good with the parameters it came with.
+
+LOOKUP_EVENTS: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (account, region) → CloudTrail records
+LOOKUP_ATTRIBUTES = {
+    "EventId": lambda r: r.get("eventID"),
+    "EventName": lambda r: r.get("eventName"),
+    "EventSource": lambda r: r.get("eventSource"),
+    "Username": lambda r: (
+        (r.get("userIdentity") or {}).get("userName")
+        or ((r.get("userIdentity") or {}).get("sessionContext") or {}).get("sessionIssuer", {}).get("userName")
+    ),
+    "ReadOnly": lambda r: str(r.get("readOnly", "")).lower(),
+    "AccessKeyId": lambda r: (r.get("userIdentity") or {}).get("accessKeyId"),
+}
+
+
+def add_lookup_events(account: str, region: str, records: list[dict[str, Any]]) -> None:
+    """Make the emulator's LookupEvents in that account and region answer with these records too."""
+    LOOKUP_EVENTS.setdefault((account, region), []).extend(records)
+
+
+def _lookup_events() -> None:
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from moto.cloudtrail.exceptions import JsonRESTError
+    from moto.cloudtrail.responses import CloudTrailResponse
+
+    def moment(value: Any) -> datetime:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC)
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+    def lookup_events(self: Any) -> str:
+        attributes = self._get_param("LookupAttributes") or []
+        size = int(self._get_param("MaxResults") or 50)
+        if len(attributes) > 1:
+            raise JsonRESTError("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute")
+        if not 1 <= size <= 50:
+            raise JsonRESTError("InvalidMaxResultsException", "MaxResults must be between 1 and 50")
+        start, end = self._get_param("StartTime"), self._get_param("EndTime")
+        fingerprint = hashlib.sha256(json.dumps([attributes, start, end], sort_keys=True).encode()).hexdigest()[:16]
+        token = self._get_param("NextToken")
+        offset = 0
+        if token:
+            bound, _, number = str(token).partition(":")
+            if bound != fingerprint or not number.isdigit():
+                raise JsonRESTError(
+                    "InvalidNextTokenException", "A token is only good with the parameters it came with"
+                )
+            offset = int(number)
+        records = LOOKUP_EVENTS.get((self.current_account, self.region), [])
+        chosen = []
+        for record in records:
+            when = moment(record["eventTime"])
+            if (start is not None and when < moment(start)) or (end is not None and when > moment(end)):
+                continue
+            if attributes:
+                key, value = attributes[0].get("AttributeKey"), attributes[0].get("AttributeValue")
+                if str(LOOKUP_ATTRIBUTES.get(key, lambda r: None)(record)) != str(value):
+                    continue
+            chosen.append((when, record))
+        chosen.sort(key=lambda pair: pair[0], reverse=True)  # newest first, as AWS answers
+        page = chosen[offset : offset + size]
+        answer: dict[str, Any] = {
+            "Events": [
+                {
+                    "EventId": r.get("eventID"),
+                    "EventName": r.get("eventName"),
+                    "EventSource": r.get("eventSource"),
+                    "EventTime": when.timestamp(),
+                    "CloudTrailEvent": json.dumps(r),
+                }
+                for when, r in page
+            ]
+        }
+        if offset + size < len(chosen):
+            answer["NextToken"] = f"{fingerprint}:{offset + size}"
+        return json.dumps(answer)
+
+    CloudTrailResponse.lookup_events = lookup_events

@@ -1,0 +1,123 @@
+"""One normalised CloudTrail event, whatever source it came from, and who it is attributed to.
+
+A principal is (SPEC, "Activity and least privilege"):
+
+- an IAM user: `userIdentity.arn`;
+- a role: an `AssumedRole` session counts for `sessionContext.sessionIssuer.arn`, the role's ARN (the
+  session's name and `sourceIdentity` are kept as detail, never as the principal);
+- the root user: `arn:aws:iam::ACCOUNT:root`;
+- another account: `account:ACCOUNT_ID` (`AWSAccount` identities carry no ARN);
+- an AWS service: `service:HOST` (`AWSService`, from `invokedBy`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+# userIdentity.type → the principal type reports show
+ROLE, USER, ROOT, ACCOUNT, SERVICE = "Role", "IAMUser", "Root", "AWSAccount", "AWSService"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    time: datetime
+    source: str  # eventSource: "iam.amazonaws.com"
+    name: str  # eventName
+    region: str
+    principal: str
+    principal_type: str
+    session: str | None = None  # an assumed role's session name
+    source_identity: str | None = None
+    source_ip: str | None = None  # an IP address; None when the request came from an AWS service
+    error_code: str | None = None
+    error_message: str | None = None
+    duration: int | None = None  # AssumeRole's durationSeconds (absent means 3600)
+    role_arn: str | None = None  # AssumeRole's roleArn
+
+
+def parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def attribute(identity: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
+    """(principal, type, session name, sourceIdentity) of a record's userIdentity."""
+    kind = identity.get("type") or "Unknown"
+    context = identity.get("sessionContext") or {}
+    issuer = context.get("sessionIssuer") or {}
+    source_identity = context.get("sourceIdentity") or identity.get("sourceIdentity")
+    if kind == "AssumedRole":
+        arn = str(identity.get("arn") or "")
+        session = arn.rsplit("/", 1)[-1] if arn.count("/") >= 2 else None
+        role = issuer.get("arn") or _role_of_session(arn)
+        return role or arn or "unknown", ROLE, session, source_identity
+    if kind == "FederatedUser":
+        return issuer.get("arn") or str(identity.get("arn") or "unknown"), USER, None, source_identity
+    if kind == "Root":
+        account = identity.get("accountId") or ""
+        return str(identity.get("arn") or f"arn:aws:iam::{account}:root"), ROOT, None, None
+    if kind == "AWSAccount":
+        return f"account:{identity.get('accountId') or 'unknown'}", ACCOUNT, None, None
+    if kind == "AWSService":
+        return f"service:{identity.get('invokedBy') or 'unknown'}", SERVICE, None, None
+    if kind == "IAMUser":
+        return str(identity.get("arn") or identity.get("userName") or "unknown"), USER, None, source_identity
+    return str(identity.get("arn") or identity.get("principalId") or "unknown"), kind, None, source_identity
+
+
+def _role_of_session(arn: str) -> str | None:
+    """`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION` → `arn:aws:iam::ACCOUNT:role/NAME` (no path known)."""
+    head, _, resource = arn.partition(":assumed-role/")
+    if not resource:
+        return None
+    partition_and_account = head.split(":")
+    if len(partition_and_account) < 5:
+        return None
+    return f"arn:{partition_and_account[1]}:iam::{partition_and_account[4]}:role/{resource.split('/')[0]}"
+
+
+def _ip(value: Any) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return None  # "config.amazonaws.com", "AWS Internal": a service, not an address
+
+
+def normalise(record: dict[str, Any]) -> Event:
+    """One CloudTrail record (an element of a log file's Records) as an Event."""
+    principal, kind, session, source_identity = attribute(record.get("userIdentity") or {})
+    request = record.get("requestParameters") or {}
+    duration = request.get("durationSeconds") if isinstance(request, dict) else None
+    return Event(
+        event_id=str(record.get("eventID") or ""),
+        time=parse_time(record.get("eventTime")),
+        source=str(record.get("eventSource") or ""),
+        name=str(record.get("eventName") or ""),
+        region=str(record.get("awsRegion") or ""),
+        principal=principal,
+        principal_type=kind,
+        session=session,
+        source_identity=source_identity,
+        source_ip=_ip(record.get("sourceIPAddress")),
+        error_code=record.get("errorCode") or None,
+        error_message=record.get("errorMessage") or None,
+        duration=int(duration) if isinstance(duration, int | float | str) and str(duration).isdigit() else None,
+        role_arn=request.get("roleArn") if isinstance(request, dict) else None,
+    )
+
+
+def from_lookup(event: dict[str, Any]) -> Event:
+    """A LookupEvents `Event`: its `CloudTrailEvent` is the whole record as a JSON string."""
+    record = orjson.loads(event.get("CloudTrailEvent") or "{}")
+    if not record.get("eventID"):
+        record["eventID"] = event.get("EventId", "")
+    return normalise(record)
