@@ -47,7 +47,12 @@ def rollback(path: str, *, check: bool, sessions: dict[str, AccountSession] | No
         change = entry.change
         uncertain = " (begun but never recorded as finished)" if entry.status == "unknown" else ""
         if change.undo is None:
-            outcome.lines.append(f"cannot undo: {change.address}: {change.summary} — AWS cannot restore it{uncertain}")
+            if change.action == "create":  # made by the run and kept on purpose (a trail's bucket holds logs)
+                outcome.lines.append(f"left in place: {change.address}: {change.summary}{uncertain}")
+            else:
+                outcome.lines.append(
+                    f"cannot undo: {change.address}: {change.summary} — AWS cannot restore it{uncertain}"
+                )
             continue
         calls = ", ".join(str(c) for c in change.undo)
         if check:
