@@ -158,14 +158,25 @@ class Finding:
     severity: str
     message: str
     controls: tuple[str, ...] = ()
+    # What the finding rests on, as JSON-ready data (for iam_unused_permissions: the lists unused, unknown
+    # and used). Reports in JSON carry it; text reports show the message only. Not hashed: it is a mapping.
+    evidence: dict[str, Any] | None = field(default=None, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["evidence"] is None:
+            del data["evidence"]  # most findings carry none: their JSON stays as it was
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         return cls(
-            data["address"], data["resource"], data["severity"], data["message"], tuple(data.get("controls", ()))
+            data["address"],
+            data["resource"],
+            data["severity"],
+            data["message"],
+            tuple(data.get("controls", ())),
+            data.get("evidence"),
         )
 
 

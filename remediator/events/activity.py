@@ -2,7 +2,8 @@
 
 Reaches each account once, reads the window's events from the source, summarises them per principal,
 and lists the IAM users and roles with no event at all (`inactive`). Sources: `lookup` (LookupEvents,
-the last 90 days); `auto` takes lookup when the window fits in 90 days.
+the last 90 days); `s3` (the trail's log files in its bucket, any window the bucket keeps: `archive.py`);
+`auto` takes lookup when the window fits in 90 days, else s3.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.aws.session import AccountSession
 from remediator.errors import ConfigError, RemediatorError
+from remediator.events.archive import archive_events
 from remediator.events.lookup import WINDOW_DAYS, Coverage, lookup_events
 from remediator.events.record import Event
 from remediator.events.summary import Principal, summarise
@@ -75,11 +77,6 @@ def choose_source(source: str, window: Window, now: datetime | None = None) -> s
             f"--source lookup reaches back {WINDOW_DAYS} days only, and the window starts {_iso(window.start)}:"
             " shorten --since, or read the trail's archive (--source s3)"
         )
-    if chosen == "s3":
-        raise ConfigError(
-            "the trail's S3 archive (--source s3) is not readable by this version yet: use a window within"
-            f" {WINDOW_DAYS} days (--source lookup)"
-        )
     return chosen
 
 
@@ -127,7 +124,9 @@ def account_activity(
         result.error = str(exc)
         result.coverage.complete = False
     result.coverage.notes.append(
-        "LookupEvents shows management events only: data events (S3 objects, ...) are not here"
+        "the trail's archive holds what its event selectors log: data events (S3 objects, ...) only if it logs them"
+        if source == "s3"
+        else "LookupEvents shows management events only: data events (S3 objects, ...) are not here"
     )
     return result
 
@@ -137,6 +136,8 @@ def read_events(ctx: ReadContext, window: Window, source: str, coverage: Coverag
     Everything after this is source-blind."""
     if source == "lookup":
         return lookup_events(ctx, window.start, window.end, coverage)
+    if source == "s3":
+        return archive_events(ctx, window, coverage)
     raise ConfigError(f"unknown event source {source!r}")
 
 

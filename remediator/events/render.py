@@ -43,7 +43,7 @@ def _text(data: dict[str, Any]) -> str:
             out.append(f"  ERROR: {account['error']}")
         coverage = account["coverage"]
         out.append(
-            f"  read: {len(coverage['regions'])} region(s), {coverage['calls']} look-up(s),"
+            f"  read: {len(coverage['regions'])} region(s), {coverage['calls']} call(s),"
             f" {'complete' if coverage['complete'] else 'INCOMPLETE'}"
         )
         out += [f"  note: {note}" for note in coverage["notes"]]

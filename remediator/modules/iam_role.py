@@ -10,6 +10,11 @@ Each resource gets its own change, so a plan shows (and a journal undoes) exactl
 
 Documents (trust and inline) are compared by meaning: one equal in meaning to the live one writes nothing.
 Nothing is detached, deleted or untagged unless the matching purge flag says so.
+
+Lowering MaxSessionDuration refuses callers that ask for longer sessions: before a lower cap is planned,
+`read` looks up the account's AssumeRole events of the last 90 days (`events.callers`: one LookupEvents
+query per region, shared by every task of the account) and `plan` names each caller above the new cap.
+The task then fails unless it says `allow_caller_impact: true`; `check_callers: false` skips the look-up.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
+from remediator.events import callers
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Document, Module, PlanResult, register
 from remediator.roles import Role as RoleFact
@@ -111,11 +117,21 @@ class Role(Module):
             },
             "purge_tags": {"type": "boolean", "description": "remove tags not listed (only when tags is given)"},
             "state": {"enum": ["present", "absent"], "description": "absent deletes the role and its links"},
+            "allow_caller_impact": {
+                "type": "boolean",
+                "description": "lower max_session_duration even when callers asked for longer sessions in the"
+                " last 90 days (they are named in the change); without it the task fails",
+            },
+            "check_callers": {
+                "type": "boolean",
+                "description": "look up AssumeRole callers (CloudTrail LookupEvents, last 90 days) before"
+                " lowering max_session_duration (default true); false skips the look-up",
+            },
         },
         "required": ["name"],
     }
     permissions = {
-        "read": ["iam:ListRoles", "iam:GetAccountAuthorizationDetails"],
+        "read": ["iam:ListRoles", "iam:GetAccountAuthorizationDetails", "cloudtrail:LookupEvents"],
         "write": [
             "iam:CreateRole",
             "iam:UpdateRole",
@@ -241,11 +257,17 @@ class Role(Module):
             for planned_name, arn in ctx.planned_policies().items():
                 if planned_name.casefold() in wanted:
                     policies.setdefault(planned_name, arn)
-        return {"role": role, "policies": policies}
+        current: dict[str, Any] = {"role": role, "policies": policies}
+        if role is not None and lowers_session(args, role) and args.get("check_callers") is not False:
+            current.update(callers.current_callers(ctx, [role.arn], int(args["max_session_duration"])))
+        return current
 
     def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
         role = data.get("role")
-        return {**data, "role": None if role is None else RoleFact.from_json(role)}
+        loaded = {**data, "role": None if role is None else RoleFact.from_json(role)}
+        if "callers" in data:
+            loaded["callers"] = [callers.AssumeRoleCall.from_json(c) for c in data["callers"]]
+        return loaded
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         role_name, _, rest = resource.partition("/")
@@ -296,7 +318,7 @@ class Role(Module):
             live_managed: dict[str, str] = {}
             live_inline: dict[str, Any] = {}
         else:
-            update = self._update(args, role, build)
+            update = self._update(args, role, build, self._caller_impact(args, role, current))
             if update:
                 changes.append(update)
             if "path" in args and args["path"] != role.path:
@@ -384,7 +406,29 @@ class Role(Module):
             creates=f"role:{name}",
         )
 
-    def _update(self, args: dict[str, Any], role: RoleFact, build: ChangeBuilder) -> Change | None:
+    @staticmethod
+    def _caller_impact(args: dict[str, Any], role: RoleFact, current: dict[str, Any]) -> str:
+        """The callers a lower MaxSessionDuration refuses, for the change's reason ("" when none); fails the
+        task when there are any and it does not say allow_caller_impact: true. No `callers` in `current`:
+        no look-up was made (nothing lowered, or check_callers: false)."""
+        if not lowers_session(args, role) or args.get("check_callers") is False:
+            return ""
+        if current.get("callers_error"):
+            raise TaskFailed(current["callers_error"])
+        cap = int(args["max_session_duration"])
+        impacts = callers.impacted(current.get("callers") or [], role.arn, cap)
+        if not impacts:
+            return ""
+        named = "; ".join(i.describe() for i in impacts)
+        if not args.get("allow_caller_impact"):
+            raise TaskFailed(
+                f"role {role.name}: lowering MaxSessionDuration {role.max_session_duration} → {cap} would refuse"
+                f" callers that asked for longer sessions in the last {callers.WINDOW_DAYS} days: {named}."
+                " Set allow_caller_impact: true to lower it anyway, or check_callers: false to skip the look-up"
+            )
+        return f"callers that asked for longer sessions: {named} (allow_caller_impact: true)"
+
+    def _update(self, args: dict[str, Any], role: RoleFact, build: ChangeBuilder, impact: str = "") -> Change | None:
         name = role.name
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
@@ -417,8 +461,8 @@ class Role(Module):
             after=after,
             calls=calls,
             undo=undo,
-            summary=f"role {name}: {summary}",
-            reason="fields differ from the task",
+            summary=f"role {name}: {summary}" + (" (callers asked for longer sessions)" if impact else ""),
+            reason="fields differ from the task" + (f"; {impact}" if impact else ""),
         )
 
     @staticmethod
@@ -554,6 +598,18 @@ class Role(Module):
             summary=f"role {name} tags: {', '.join(parts)}",
             reason="tags differ from the task",
         )
+
+
+def lowers_session(args: dict[str, Any], role: RoleFact) -> bool:
+    """Whether the task lowers the (existing, task-managed) role's MaxSessionDuration."""
+    wanted = args.get("max_session_duration")
+    return (
+        args.get("state") != "absent"
+        and not role.aws_managed
+        and isinstance(wanted, int | str)
+        and str(wanted).isdigit()
+        and int(wanted) < role.max_session_duration
+    )
 
 
 def tag_values(args: dict[str, Any]) -> dict[str, str]:

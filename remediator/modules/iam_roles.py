@@ -8,10 +8,17 @@ matched them, they are reported (severity low) with the reason.
 AWS reports a role's last use for the trailing 400 days only (RoleLastUsed), so a role unused for longer
 looks the same as one never used since: `unused_days` above 400 cannot be judged, and is refused with
 `action: delete` (report mode still lists the roles, with that caveat in each finding).
+
+Lowering a role's MaxSessionDuration refuses callers that ask for longer sessions: when the sweep would
+lower any role, `read` looks up the account's AssumeRole events of the last 90 days once (`events.callers`:
+one LookupEvents query per region, never one per role) and `plan` names each caller above the cap. The
+task then fails, nothing applied, unless it says `allow_caller_impact: true`; `check_callers: false`
+skips the look-up. A compliant account (no role above the cap) makes no LookupEvents call.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +26,8 @@ from remediator import selection, timeutil
 from remediator.aws.context import ReadContext
 from remediator.awsrules import ROLE_LAST_USED_DAYS
 from remediator.changes import ChangeBuilder
-from remediator.errors import ArgError, AwsError
+from remediator.errors import ArgError, AwsError, TaskFailed
+from remediator.events import callers
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
 from remediator.roles import Role, aws_managed_reason, find_role, read_roles, role_name_of_arn
@@ -68,11 +76,26 @@ class Roles(Module):
                 " role last use for 400 days only)",
             },
             "action": {"enum": ["report", "delete"], "description": "for unused roles; default report"},
+            "allow_caller_impact": {
+                "type": "boolean",
+                "description": "lower sessions even when callers asked a role for longer ones in the last 90"
+                " days (they are named in the change); without it the task fails",
+            },
+            "check_callers": {
+                "type": "boolean",
+                "description": "look up AssumeRole callers (CloudTrail LookupEvents, last 90 days) before"
+                " lowering any role (default true); false skips the look-up",
+            },
             **selection.options("name/path"),
         },
     }
     permissions = {
-        "read": ["iam:ListRoles", "iam:GetAccountAuthorizationDetails", "sts:GetCallerIdentity"],
+        "read": [
+            "iam:ListRoles",
+            "iam:GetAccountAuthorizationDetails",
+            "sts:GetCallerIdentity",
+            "cloudtrail:LookupEvents",
+        ],
         "write": [
             "iam:UpdateRole",
             "iam:RemoveRoleFromInstanceProfile",
@@ -121,10 +144,19 @@ class Roles(Module):
                 own = role_name_of_arn(ctx.session.identity().get("Arn"))
             except AwsError:
                 own = None
-        return {"now": timeutil.now().isoformat(), "own_role": own, "roles": read_roles(ctx)}
+        now = timeutil.now()
+        roles = read_roles(ctx)
+        current: dict[str, Any] = {"now": now.isoformat(), "own_role": own, "roles": roles}
+        lowered = [r for r in roles if judge(r, args, own, now).lowered]
+        if lowered and args.get("check_callers") is not False:
+            current.update(callers.current_callers(ctx, [r.arn for r in lowered], args["max_session_duration"]))
+        return current
 
     def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {**data, "roles": [Role.from_json(r) for r in data["roles"]]}
+        loaded = {**data, "roles": [Role.from_json(r) for r in data["roles"]]}
+        if "callers" in data:
+            loaded["callers"] = [callers.AssumeRoleCall.from_json(c) for c in data["callers"]]
+        return loaded
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         role = find_role(current["roles"], resource)
@@ -132,27 +164,22 @@ class Roles(Module):
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         now = parse_time(current["now"])
-        own = (current.get("own_role") or "").casefold()
+        own = current.get("own_role")
         cap = args.get("max_session_duration")
         days = args.get("unused_days")
         delete = args.get("action") == "delete"
+        check_callers = args.get("check_callers") is not False
         build = ChangeBuilder(scope, self.name)
         changes: list[Change] = []
         findings: list[Finding] = []
+        refused: list[str] = []  # callers a lower cap would refuse, without allow_caller_impact
         swept = 0
         for role in current["roles"]:
             name = role.name
             if not selected(role, args):
                 continue
-            above = cap is not None and role.max_session_duration > cap
-            evidence = unused_evidence(role, now, days) if days is not None else None
-            protected = (
-                aws_managed_reason(role)
-                if role.aws_managed
-                else "the role this run uses"
-                if own and name.casefold() == own
-                else ""
-            )
+            verdict = judge(role, args, own, now)
+            above, evidence, protected = verdict.above, verdict.evidence, verdict.protected
             if protected:
                 if above or evidence:
                     rule = "is above the session cap" if above else f"is unused ({evidence})"
@@ -173,6 +200,14 @@ class Roles(Module):
                 continue
             if above:
                 old = role.max_session_duration
+                if check_callers and current.get("callers_error"):
+                    raise TaskFailed(current["callers_error"])
+                impacts = callers.impacted(current.get("callers") or [], role.arn, cap) if check_callers else []
+                named = "; ".join(i.describe() for i in impacts)
+                if impacts and not args.get("allow_caller_impact"):
+                    refused.append(f"role {name} ({old} → {cap}): {named}")
+                    continue
+                note = f"; callers that asked for longer sessions: {named} (allow_caller_impact: true)" if named else ""
                 changes.append(
                     build.update(
                         name,
@@ -180,8 +215,9 @@ class Roles(Module):
                         after={"MaxSessionDuration": cap},
                         calls=(ApiCall("iam", "update_role", _session_params(role, cap)),),
                         undo=(ApiCall("iam", "update_role", _session_params(role, old)),),
-                        summary=f"role {name}: MaxSessionDuration {old} → {cap}",
-                        reason=f"above the cap of {cap} seconds",
+                        summary=f"role {name}: MaxSessionDuration {old} → {cap}"
+                        + (" (callers asked for longer sessions)" if named else ""),
+                        reason=f"above the cap of {cap} seconds{note}",
                     )
                 )
             if evidence:
@@ -195,6 +231,12 @@ class Roles(Module):
                         name, "medium", f"role {name} is unused: not used within {days} days ({evidence}){caveat}"
                     )
                 )
+        if refused:
+            raise TaskFailed(
+                f"lowering MaxSessionDuration to {cap} would refuse callers that asked for longer sessions in"
+                f" the last {callers.WINDOW_DAYS} days: {' | '.join(refused)}. Set allow_caller_impact: true to"
+                " lower them anyway, or check_callers: false to skip the look-up"
+            )
         if changes:
             return PlanResult(changes, findings)
         rules = []
@@ -206,6 +248,34 @@ class Roles(Module):
         return PlanResult(
             findings=findings, noop_reason=f"{swept} role(s) swept: {', '.join(rules) or 'nothing to do'}"
         )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the sweep's rules say of one role."""
+
+    above: bool  # above the session cap
+    evidence: str | None  # why it counts as unused; None: used (or no unused_days rule)
+    protected: str  # why it is left alone whatever the rules say; "" when it is not
+    lowered: bool  # the sweep lowers its session cap
+
+
+def judge(role: Role, args: dict[str, Any], own: str | None, now: datetime) -> Verdict:
+    """The rules on one role, the same for `read` (does any role get lowered?) and `plan`."""
+    cap = args.get("max_session_duration")
+    days = args.get("unused_days")
+    above = cap is not None and role.max_session_duration > cap
+    evidence = unused_evidence(role, now, days) if days is not None else None
+    own_name = (own or "").casefold()
+    protected = (
+        aws_managed_reason(role)
+        if role.aws_managed
+        else "the role this run uses"
+        if own_name and role.name.casefold() == own_name
+        else ""
+    )
+    deleted = bool(evidence) and args.get("action") == "delete"
+    return Verdict(above, evidence, protected, above and not protected and not deleted and selected(role, args))
 
 
 def state(role: Role) -> dict[str, Any]:

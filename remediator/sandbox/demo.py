@@ -195,7 +195,7 @@ def _events(now: datetime) -> None:
             requestParameters={
                 "roleArn": f"arn:aws:iam::{DEMO_ACCOUNT_ID}:role/data-analyst",
                 "roleSessionName": "alice-report",
-                "durationSeconds": 43200,
+                "durationSeconds": 3600,
             },
         ),  # fmt: skip
         _record(

@@ -247,7 +247,6 @@ def test_one_principal_and_the_other_formats(account, workdir):
     ("argv", "says"),
     [
         (("--since", "200d", "--source", "lookup"), "reaches back 90 days only"),
-        (("--source", "s3"), "not readable by this version yet"),
         (("--since", "yesterday"), "--since 'yesterday'"),
     ],
 )
