@@ -237,6 +237,7 @@ def _host_of(event_source: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=65536)  # a month of events repeats a few thousand (source, name) pairs
 def action_of(event_source: str, event_name: str) -> str | None:
     """The IAM action a successful event used, or None when the event needs no permission.
 

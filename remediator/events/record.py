@@ -12,6 +12,7 @@ A principal is (SPEC, "Activity and least privilege"):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,6 +86,7 @@ def _role_of_session(arn: str) -> str | None:
     return f"arn:{partition_and_account[1]}:iam::{partition_and_account[4]}:role/{resource.split('/')[0]}"
 
 
+@functools.lru_cache(maxsize=65536)  # source addresses repeat: each is checked once
 def _ip(value: Any) -> str | None:
     """The source address, or None for a service ("config.amazonaws.com", "AWS Internal"). Most records
     carry a plain IPv4 address: those are checked by hand, which is many times faster than ipaddress."""
