@@ -40,6 +40,15 @@ class ReadContext:
         arns = [key.partition(":")[2] for key in self.planned if key.startswith("policy:")]
         return {arn.rsplit("/", 1)[-1]: arn for arn in arns}
 
+    def settled_fact(self, name: str, load: Callable[[ReadContext], T]) -> T:
+        """A read that no change of this run can alter (past CloudTrail events), cached on the session, so
+        every phase and task that reads through it (the applier re-reads each task) shares one read."""
+        cache = self.session.settled
+        with self._lock:
+            if name not in cache:
+                cache[name] = load(self)
+            return cache[name]
+
     def fact(self, name: str, load: Callable[[ReadContext], T]) -> T:
         """A named bulk read, done at most once per context."""
         with self._lock:

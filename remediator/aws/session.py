@@ -132,6 +132,7 @@ class AccountSession:
         self._session_lock = threading.Lock()
         self._identity: dict[str, Any] | None = None
         self.base_access_key_id: str | None = None  # the key that assumed role_arn, if any
+        self.settled: dict[str, Any] = {}  # reads no change can alter, shared by every ReadContext on this session
 
     def client(self, service: str, region: str | None = None) -> Client:
         region = region or self.account.region
@@ -147,6 +148,7 @@ class AccountSession:
             return self
         reader = AccountSession(self.account, read_only=True, policy=self.policy, boto_session=self._session())
         reader.base_access_key_id = self.base_access_key_id
+        reader.settled = self.settled  # one session's readers share what no change can alter
         return reader
 
     def identity(self, policy: RetryPolicy | None = None) -> dict[str, Any]:

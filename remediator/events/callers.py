@@ -12,7 +12,7 @@ and no other region: a caller that uses a third region's STS endpoint is not see
 
 How: one LookupEvents query per region (paged, 50 events a page) with the one lookup attribute
 EventName=AssumeRole, and the roles matched locally: never one query per role. The events are cached per
-account for the phase (`ctx.fact`), so the `iam_role` and `iam_roles` tasks of one run share one look-up.
+account for the run (`ctx.settled_fact`), so the `iam_role` and `iam_roles` tasks of one run share one look-up.
 
 What counts: a successful AssumeRole request (a failed one got no session, so a lower cap takes nothing
 from it) whose `durationSeconds` is above the new cap; an absent `durationSeconds` is AWS's default,
@@ -77,7 +77,7 @@ def assume_role_callers(ctx: ReadContext, *, days: int = WINDOW_DAYS) -> list[Ev
     from us-east-1 and the account's region, oldest first; one look-up per account and phase.
 
     Raises TaskFailed when LookupEvents fails, saying why and that `check_callers: false` skips it."""
-    found = ctx.fact(f"assume_role_callers:{days}", lambda c: _look_up(c, days))
+    found = ctx.settled_fact(f"assume_role_callers:{days}", lambda c: _look_up(c, days))
     if found.error:
         raise TaskFailed(found.error)
     return list(found.events)
