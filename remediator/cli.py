@@ -348,7 +348,9 @@ def cmd_activity(args: argparse.Namespace) -> int:
     source = choose_source(args.source, window)
     embedded = EmbeddedEmulators()
     try:
-        results = activity(embedded.resolve(accounts), window, source, args.principal, args.forks)
+        # Progress goes to a terminal only: in CI and pipes stderr carries errors alone.
+        progress = _progress_line if sys.stderr.isatty() else None
+        results = activity(embedded.resolve(accounts), window, source, args.principal, args.forks, progress)
     finally:
         embedded.stop()
     if args.report:
@@ -360,6 +362,10 @@ def cmd_activity(args: argparse.Namespace) -> int:
         if result.error:
             print(f"error: account {result.account.name!r}: {result.error}", file=sys.stderr)
     return EXIT_ERROR if any(r.error for r in results) else 0
+
+
+def _progress_line(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ the last 90 days); `s3` (the trail's log files in its bucket, any window the buc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -109,9 +110,15 @@ class AccountActivity:
 
 
 def account_activity(
-    account: Account, window: Window, source: str, principals: set[str] | None = None
+    account: Account,
+    window: Window,
+    source: str,
+    principals: set[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> AccountActivity:
     result = AccountActivity(account, source, window)
+    result.coverage.progress = progress
+    result.coverage.say(f"{account.name}: reading {source} events, {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d}")
     try:
         ctx = ReadContext(reach(AccountSession(account, read_only=True)))
         if result.account.account_id is None:
@@ -120,6 +127,7 @@ def account_activity(
         everyone = summarise(events)
         result.principals = [p for p in everyone if not principals or p.arn in principals]
         result.inactive = _inactive(ctx, {p.arn for p in everyone}, principals)
+        result.coverage.say(f"{account.name}: {len(events)} event(s), {len(everyone)} principal(s)")
     except RemediatorError as exc:
         result.error = str(exc)
         result.coverage.complete = False
@@ -150,8 +158,14 @@ def _inactive(ctx: ReadContext, seen: set[str], only: set[str] | None) -> list[s
 
 
 def activity(
-    accounts: list[Account], window: Window, source: str, principals: list[str], forks: int = 5
+    accounts: list[Account],
+    window: Window,
+    source: str,
+    principals: list[str],
+    forks: int = 5,
+    progress: Callable[[str], None] | None = None,
 ) -> list[AccountActivity]:
+    """Every account's activity; `progress` hears how a long run is going (one line at a time)."""
     only = set(principals) or None
     with ThreadPoolExecutor(max_workers=max(1, forks)) as pool:
-        return list(pool.map(lambda a: account_activity(a, window, source, only), accounts))
+        return list(pool.map(lambda a: account_activity(a, window, source, only, progress), accounts))

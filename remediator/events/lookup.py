@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +62,12 @@ class Coverage:
     notes: list[str] = field(default_factory=list)
     complete: bool = True
     calls: int = 0
+    # Where progress goes on a long run (the CLI's stderr on a terminal); None: nowhere.
+    progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
 
 
 def enabled_regions(ctx: ReadContext, coverage: Coverage) -> list[str]:
@@ -97,6 +103,7 @@ def lookup_events(
 
     def read(region: str) -> None:
         found = list(_region_events(ctx, region, start, end, attribute, coverage))
+        coverage.say(f"{ctx.account.name}: {region}: {len(found)} event(s)")
         with lock:
             for event in found:
                 if event.event_id and event.event_id in seen:

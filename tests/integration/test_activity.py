@@ -269,3 +269,17 @@ def test_the_sandbox_shows_real_activity(tmp_path):
     bob = principals[f"arn:aws:iam::{ACCOUNT}:user/bob"]
     assert bob["actions"] == {"s3:ListAllMyBuckets": 1} and bob["failures"][0]["action"] == "iam:CreateRole"
     assert f"arn:aws:iam::{ACCOUNT}:role/ci-deploy" in principals
+
+
+def test_a_long_run_says_how_it_is_going(account):
+    from remediator.events.activity import Window, activity
+    from remediator.model import Account
+
+    lines: list[str] = []
+    window = Window.parse("30d", None)
+    results = activity([Account("prod", endpoint_url=account)], window, "lookup", [], progress=lines.append)
+
+    assert not results[0].error
+    assert lines[0].startswith("prod: reading lookup events")
+    assert "prod: us-east-1: 9 event(s)" in lines
+    assert lines[-1].startswith("prod: ") and "principal(s)" in lines[-1]
