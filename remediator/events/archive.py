@@ -71,7 +71,7 @@ WORKERS = 8  # files fetched and parsed at once
 LIST_WORKERS = 4  # day folders listed at once
 CACHE_ROOT = Path(".remediator") / "cache" / "cloudtrail"
 CACHE_FORMAT = 1
-FIELDS = tuple(f.name for f in dataclasses.fields(Event))
+FIELDS = Event._fields
 DEDUPE_DAYS = 2  # event days kept in the eventID set behind the day folder being read
 LATE_HOURS = 1  # a day folder younger than this (today's) is not yet "missing": delivery takes minutes
 SHOWN = 10  # files or days named in one note
@@ -118,7 +118,7 @@ def parse_log(data: bytes, dates: tuple[str, str] | None = None) -> tuple[list[E
             bad += 1
             continue
         if event.time.tzinfo is None:  # CloudTrail writes UTC ("Z"); a time without a zone is taken as UTC
-            event = dataclasses.replace(event, time=event.time.replace(tzinfo=UTC))
+            event = event._replace(time=event.time.replace(tzinfo=UTC))
         append(event)
     return events, bad
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,8 +23,9 @@ import orjson
 ROLE, USER, ROOT, ACCOUNT, SERVICE = "Role", "IAMUser", "Root", "AWSAccount", "AWSService"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """Immutable, and a tuple: built a million times a run, where a frozen dataclass costs several times more."""
+
     event_id: str
     time: datetime
     source: str  # eventSource: "iam.amazonaws.com"
