@@ -74,16 +74,23 @@ def is_retryable(exc: BaseException, also: frozenset[str] = frozenset()) -> bool
 
 
 def call_with_retry(
-    fn: Callable[[], T], operation: str, policy: RetryPolicy | None = None, also: frozenset[str] = frozenset()
+    fn: Callable[[], T],
+    operation: str,
+    policy: RetryPolicy | None = None,
+    also: frozenset[str] = frozenset(),
+    on_retry: Callable[[str], None] | None = None,
 ) -> T:
     """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message').
 
-    `also` names error codes retried besides throttling and server errors (NoSuchEntity after a create).
+    `also` names error codes retried besides throttling and server errors (NoSuchEntity after a create);
+    `on_retry` hears the error code of each retry (a reader that reports its coverage counts them).
     """
     policy = policy or DEFAULT_POLICY
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        if on_retry is not None:
+            on_retry(error_code(exc) if exc else "?")
         log.debug(
             "retrying %s after %s (attempt %d, waiting %.2fs)",
             operation,

@@ -62,6 +62,11 @@ class Client:
             raise RemediatorError(f"unknown {self.raw.meta.service_model.service_name} operation {operation!r}")
         return call_with_retry(lambda: method(**params), operation, self.policy)
 
+    def call_counting_retries(self, operation: str, on_retry: Callable[[str], None], **params: Any) -> dict[str, Any]:
+        """`call`, telling `on_retry` the error code of each retry (throttled look-ups in a coverage report)."""
+        method = getattr(self.raw, operation)
+        return call_with_retry(lambda: method(**params), operation, self.policy, on_retry=on_retry)
+
     def call_propagating(self, operation: str, codes: frozenset[str], **params: Any) -> dict[str, Any]:
         """A call that may reach AWS before an earlier write of the run has propagated: the error `codes`
         that mean so (NoSuchEntity right after a create) are retried for as long as AWS takes."""

@@ -65,6 +65,15 @@ class Coverage:
     # Where progress goes on a long run (the CLI's stderr on a terminal); None: nowhere.
     progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
+    retries: dict[tuple[str, str], int] = field(default_factory=dict)  # (region, error code) → retries
+
+    def retried(self, region: str, code: str) -> None:
+        self.retries[(region, code)] = self.retries.get((region, code), 0) + 1
+
+    def retry_notes(self) -> list[str]:
+        """'us-east-1: 2 look-up(s) retried after ThrottlingException' (nothing was lost: they were retried)."""
+        return [f"{region}: {n} look-up(s) retried after {code}" for (region, code), n in sorted(self.retries.items())]
+
     def say(self, message: str) -> None:
         if self.progress is not None:
             self.progress(message)
@@ -114,6 +123,7 @@ def lookup_events(
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(regions)))) as pool:
         for future in [pool.submit(read, region) for region in regions]:
             future.result()
+    coverage.notes += coverage.retry_notes()
     events.sort(key=lambda e: e.time)
     return events
 
@@ -134,7 +144,12 @@ def _region_events(
     token = None
     while True:
         bucket.take()
-        page = client.call("lookup_events", **params, **({"NextToken": token} if token else {}))
+        page = client.call_counting_retries(
+            "lookup_events",
+            lambda code: coverage.retried(region, code),
+            **params,
+            **({"NextToken": token} if token else {}),
+        )
         coverage.calls += 1
         for raw in page.get("Events", []):
             try:

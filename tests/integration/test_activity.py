@@ -222,6 +222,8 @@ def test_throttling_is_retried_not_fatal(account, workdir, client_hooks):
 
     assert result.code == 0, result.out + result.err
     assert f"arn:aws:iam::{ACCOUNT}:user/jane" in principals_of(result.out)
+    notes = json.loads(result.out)["accounts"][0]["coverage"]["notes"]
+    assert sum(int(n.split(": ")[1].split()[0]) for n in notes if "retried after ThrottlingException" in n) == 2
 
 
 def test_one_principal_and_the_other_formats(account, workdir):
