@@ -15,26 +15,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediator.sandbox import shims
+from tests import events
 from tests.conftest import REPO, cli, write
+from tests.events import ACCOUNT, stamp, user
 from tests.faults import Inject, json_error
 
-ACCOUNT = "123456789012"
 NOW = datetime.now(UTC)
 
 
 def at(days: float) -> str:
-    return (NOW - timedelta(days=days)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def user(name: str) -> dict:
-    return {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "accountId": ACCOUNT, "userName": name}
+    return stamp(NOW - timedelta(days=days))
 
 
 def record(n: int, days: float, source: str, name: str, identity: dict, region: str = "us-east-1", **more) -> dict:
-    return {
-        "eventVersion": "1.08", "eventID": f"event-{n}", "eventTime": at(days), "eventSource": source,
-        "eventName": name, "awsRegion": region, "userIdentity": identity, **more,
-    }  # fmt: skip
+    return events.record(f"event-{n}", at(days), source, name, identity, region, **more)
 
 
 # Shapes from real records (AWS's CloudTrail and IAM guides, published samples): an IAM user, an assumed

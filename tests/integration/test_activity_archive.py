@@ -14,9 +14,10 @@ import boto3
 import orjson
 import pytest
 
+from tests import events
 from tests.conftest import cli, write
+from tests.events import ACCOUNT, user
 
-ACCOUNT = "123456789012"
 BUCKET = "trail-logs"
 PREFIX = "ct"
 LOGS = f"{PREFIX}/AWSLogs/{ACCOUNT}/"
@@ -24,10 +25,6 @@ LOGS = f"{PREFIX}/AWSLogs/{ACCOUNT}/"
 SINCE, UNTIL = "2026-05-10T00:00:00Z", "2026-05-13T00:00:00Z"
 JANE = f"arn:aws:iam::{ACCOUNT}:user/jane"
 DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/ci/deployer"
-
-
-def user(name: str) -> dict:
-    return {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "accountId": ACCOUNT, "userName": name}
 
 
 SESSION = {
@@ -43,10 +40,7 @@ SESSION = {
 
 
 def record(event_id: str, when: str, source: str, name: str, identity: dict, region: str = "us-east-1", **more):
-    return {
-        "eventVersion": "1.08", "eventID": event_id, "eventTime": when, "eventSource": source, "eventName": name,
-        "awsRegion": region, "userIdentity": identity, "sourceIPAddress": "203.0.113.7", **more,
-    }  # fmt: skip
+    return events.record(event_id, when, source, name, identity, region, sourceIPAddress="203.0.113.7", **more)
 
 
 def log_key(logs: str, region: str, day: str, name: str) -> str:

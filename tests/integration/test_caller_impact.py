@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from remediator.sandbox import shims
+from tests import events
 from tests.conftest import cli, write, write_inventory
 from tests.emulator import make_role, now
+from tests.events import ACCOUNT, stamp, user
 from tests.faults import Inject, json_error
 
-ACCOUNT = "123456789012"
 REGION = "eu-west-1"  # the account's region: regional STS endpoints log there
 JANE = f"arn:aws:iam::{ACCOUNT}:user/jane"
 pytestmark = pytest.mark.usefixtures("pinned_clock")  # the look-up's window and the events share one "now"
@@ -26,18 +27,11 @@ def assume_role(n: int, role: str, days: float, seconds: int | None, region: str
     request: dict[str, Any] = {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/{role}", "roleSessionName": f"s-{n}"}
     if seconds is not None:
         request["durationSeconds"] = seconds
-    return {
-        "eventVersion": "1.08",
-        "eventID": f"assume-{region}-{n}",
-        "eventTime": (now() - timedelta(days=days)).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "eventSource": "sts.amazonaws.com",
-        "eventName": "AssumeRole",
-        "awsRegion": region,
-        "sourceIPAddress": "203.0.113.7",
-        "userIdentity": {"type": "IAMUser", "arn": JANE, "accountId": ACCOUNT, "userName": "jane"},
-        "requestParameters": request,
-        **more,
-    }
+    when = stamp(now() - timedelta(days=days))
+    return events.record(
+        f"assume-{region}-{n}", when, "sts.amazonaws.com", "AssumeRole", user("jane"), region,
+        sourceIPAddress="203.0.113.7", requestParameters=request, **more,
+    )  # fmt: skip
 
 
 def role_task(**options: Any) -> str:

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediator.sandbox import shims
+from tests import events
 from tests.conftest import cli, write, write_inventory
 from tests.emulator import TRUST, age_role, age_user
+from tests.events import ACCOUNT, session, stamp, user
 from tests.faults import Inject, json_error, query_error
 
-ACCOUNT = "123456789012"
 NOW = datetime.now(UTC)
 READER = {
     "Version": "2012-10-17",
@@ -25,27 +26,13 @@ SECURITY_AUDIT = "arn:aws:iam::aws:policy/SecurityAudit"
 
 
 def at(days: float) -> str:
-    return (NOW - timedelta(days=days)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return stamp(NOW - timedelta(days=days))
 
 
 def record(n: int, days: float, name: str, identity: dict, region: str = "us-east-1", **more) -> dict:
-    return {
-        "eventVersion": "1.08", "eventID": f"event-{n}", "eventTime": at(days), "eventSource": "iam.amazonaws.com",
-        "eventName": name, "awsRegion": region, "userIdentity": identity, "sourceIPAddress": "203.0.113.7", **more,
-    }  # fmt: skip
-
-
-def user(name: str) -> dict:
-    return {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "accountId": ACCOUNT, "userName": name}
-
-
-def session(role: str, path: str = "/") -> dict:
-    return {
-        "type": "AssumedRole",
-        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/s-1",
-        "accountId": ACCOUNT,
-        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCOUNT}:role{path}{role}"}},
-    }
+    return events.record(
+        f"event-{n}", at(days), "iam.amazonaws.com", name, identity, region, sourceIPAddress="203.0.113.7", **more
+    )
 
 
 def play(**args) -> str:
@@ -141,7 +128,7 @@ def test_aws_managed_policies_are_read_once_each(aws_managed, iam, workdir, call
     iam.create_user(UserName="dana")
     iam.add_user_to_group(GroupName="readers", UserName="dana")
     age_user("dana", created=200)
-    shims.add_lookup_events(ACCOUNT, "us-east-1", [record(1, 2, "ListRoles", session("reader", "/ops/"))])
+    shims.add_lookup_events(ACCOUNT, "us-east-1", [record(1, 2, "ListRoles", session("reader", path="/ops/"))])
 
     result = run(workdir, aws_managed, "--format", "json")
 
