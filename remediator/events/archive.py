@@ -534,7 +534,7 @@ def archive_events(
             tried.append(f"trail {trail.get('Name')}: cannot list s3://{trail['S3BucketName']}/ ({exc.code})")
             continue
         finally:
-            coverage.calls += store.calls
+            coverage.called(store.calls)
             store.calls = 0
         found.append((trail, store, base, notes, regions))
         if regions:
@@ -557,7 +557,7 @@ def archive_events(
     cache = Cache(root, store.bucket)
     tally = Tally()
     events = list(_stream(store, base, window, tally, regions=regions, cache=cache, workers=WORKERS))
-    coverage.calls += store.calls
+    coverage.called(store.calls)
     report(tally, coverage, f"{store.label}{base} (trail {name})", cache)
     events.sort(key=lambda e: e.time)
     return events

@@ -66,9 +66,16 @@ class Coverage:
     progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     retries: dict[tuple[str, str], int] = field(default_factory=dict)  # (region, error code) → retries
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def called(self, n: int = 1) -> None:
+        """Count calls; regions are read in parallel threads, so counters change under a lock."""
+        with self._lock:
+            self.calls += n
 
     def retried(self, region: str, code: str) -> None:
-        self.retries[(region, code)] = self.retries.get((region, code), 0) + 1
+        with self._lock:
+            self.retries[(region, code)] = self.retries.get((region, code), 0) + 1
 
     def retry_notes(self) -> list[str]:
         """'us-east-1: 2 look-up(s) retried after ThrottlingException' (nothing was lost: they were retried)."""
@@ -150,7 +157,7 @@ def _region_events(
             **params,
             **({"NextToken": token} if token else {}),
         )
-        coverage.calls += 1
+        coverage.called()
         for raw in page.get("Events", []):
             try:
                 yield from_lookup(raw)

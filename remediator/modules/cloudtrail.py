@@ -229,13 +229,10 @@ class CloudTrail(Module):
         # the rest need no status: only their name and home region matter (a same-named trail elsewhere)
         trails += [_listed_only(e) for e in listed if e not in judged]
         bucket = None if args.get("state") == "absent" else buckets.read_bucket(ctx, args["bucket"])
-        kms_arn = None
         wanted_key = args.get("kms_key_id")
-        if wanted_key and not wanted_key.startswith("arn:") or (wanted_key and ":alias/" in wanted_key):
-            described = ctx.client("kms", region).call("describe_key", KeyId=wanted_key)
-            kms_arn = described["KeyMetadata"]["Arn"]
-        elif wanted_key:
-            kms_arn = wanted_key
+        kms_arn = wanted_key
+        if wanted_key and ":key/" not in wanted_key:  # an alias or a key id: AWS answers with the key's ARN
+            kms_arn = ctx.client("kms", region).call("describe_key", KeyId=wanted_key)["KeyMetadata"]["Arn"]
         return {
             "region": region,
             "account_id": account_id,
