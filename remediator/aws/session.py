@@ -30,6 +30,7 @@ CALL_OBSERVERS: list[Callable[[str, str, str, dict[str, Any], bool], None]] = []
 # responses AWS gives where the emulator differs.
 CLIENT_HOOKS: list[Callable[[Any], None]] = []
 
+REACH_TIMEOUT = 10.0  # seconds a try at reaching an account may take: two tries stay well within a minute
 OPEN_POLICY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=5.0, total_seconds=20.0)
 _EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -157,10 +158,15 @@ class AccountSession:
         return reader
 
     def identity(self, policy: RetryPolicy | None = None) -> dict[str, Any]:
-        """GetCallerIdentity, once; used to check we reached the account the inventory names."""
+        """GetCallerIdentity, once; used to check we reached the account the inventory names. With a
+        `policy` (reaching the account) it also answers within REACH_TIMEOUT a try: an endpoint that takes
+        the connection and never answers must not hold the account for the usual minute a read may take."""
         if self._identity is None:
-            sts = Client(self.client("sts").raw, policy or self.policy)
-            self._identity = sts.call("get_caller_identity")
+            raw = self.client("sts").raw
+            if policy is not None:
+                raw = self._raw_client(self._session(), "sts", self.account.region, firewall=self.read_only,
+                                       read_timeout=REACH_TIMEOUT)  # fmt: skip
+            self._identity = Client(raw, policy or self.policy).call("get_caller_identity")
         return self._identity
 
     def verify_account(self, policy: RetryPolicy | None = None) -> None:
@@ -217,12 +223,14 @@ class AccountSession:
     def _make_client(self, service: str, region: str) -> Any:
         return self._raw_client(self._session(), service, region, firewall=self.read_only)
 
-    def _raw_client(self, session: boto3.Session, service: str, region: str, *, firewall: bool) -> Any:
+    def _raw_client(
+        self, session: boto3.Session, service: str, region: str, *, firewall: bool, read_timeout: float = 60
+    ) -> Any:
         config = botocore.config.Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             user_agent_extra=f"remediator/{__version__}",
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=min(10, read_timeout),
+            read_timeout=read_timeout,
         )
         raw = session.client(service, region_name=region, endpoint_url=self.account.endpoint_url, config=config)
         name = self.account.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -83,3 +84,46 @@ def test_a_failed_task_reaches_stderr(aws, workdir, calls):
     assert result.code == 1
     line = next(line for line in result.err.splitlines() if "task 'Role'" in line)
     assert "play.yml:2" in line and "nope" in line
+
+
+def test_an_endpoint_that_never_answers_fails_the_account_within_the_reach_timeout(workdir, monkeypatch, calls):
+    """It takes the connection and says nothing: the reach gives up after its own short timeout, not the
+    minute an ordinary read may take."""
+    import socket
+    import threading
+
+    from remediator.aws import session as session_module
+
+    monkeypatch.setattr(session_module, "REACH_TIMEOUT", 0.5)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        inv = write(workdir, "inventory.yml", f"all:\n  accounts:\n    mute: {{endpoint_url: '{url}'}}\n")
+        started = time.monotonic()
+        result = cli("run", write(workdir, "play.yml", BOOK), "-i", inv, "--check")
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+    assert result.code == 1
+    assert "cannot reach the account" in result.err and "ReadTimeoutError" in result.err
+    assert calls.count("GetCallerIdentity") <= 2
+    assert took < 30  # SPEC: within a minute; an ordinary read's 60-second timeout would take two of them
