@@ -7,12 +7,11 @@ and times; about 1% of the records are repeated in the next file (duplicates, dr
 are delivered in the next day's folder (late), and a few fall before the window. Then, each in a fresh
 process (so its peak RSS is its own):
 
-- serial: `summarise(local_events(...))`, one process: the same parsing and normalising code as
-  `--source s3` (`remediator.events.archive`), streamed file by file;
-- parallel: the window cut into one sub-window per process (whole days), each process running the same
-  `summarise(local_events(...))` on its sub-window, the per-principal results merged. Every copy of an event
-  has the same eventTime, so it lands in one sub-window and is deduplicated there: the merged result is
-  checked equal to the serial one.
+- serial: `local_activity(..., processes=1)`, one process: the same listing, parsing, deduplicating and
+  summarising code as `--source s3` (`remediator.events.archive`), file by file;
+- parallel: `local_activity(..., processes=N)`, as `--source s3` reads a long window: cut into one sub-window
+  of whole days per process, each parsed in its own process, the summaries merged. The result is checked
+  equal to the serial one.
 
 Printed: records read per second (every record of every file listed, duplicates included), unique events,
 and peak RSS (VmHWM) against the process's RSS before reading. Then the LookupEvents side: N events over
@@ -192,51 +191,12 @@ def _warm() -> None:
     actions.action_of("iam.amazonaws.com", "GetRole")
 
 
-def part(root: str, start: datetime, end: datetime) -> tuple[list[Any], dict[str, int]]:
-    """One sub-window: summarise(local_events(...)); the summary and the tally's counts."""
-    from remediator.events.activity import Window
-    from remediator.events.archive import local_events
-    from remediator.events.lookup import Coverage
-    from remediator.events.summary import summarise
-
-    _warm()
-    coverage = Coverage()
-    principals = summarise(local_events(root, ACCOUNT, Window(start, end), coverage))  # type: ignore[arg-type]
-    return principals, {"rss_mb": int(rss_mb())}
-
-
-def merge(parts: list[list[Any]]) -> list[Any]:
-    """Per-principal summaries of disjoint sub-windows as one."""
-    merged: dict[str, Any] = {}
-    for principals in parts:
-        for p in principals:
-            into = merged.get(p.arn)
-            if into is None:
-                merged[p.arn] = p
-                continue
-            into.events += p.events
-            into.first_seen, into.last_seen = min(into.first_seen, p.first_seen), max(into.last_seen, p.last_seen)
-            into.services.update(p.services)
-            into.actions.update(p.actions)
-            into.source_ips |= p.source_ips
-            into.sessions |= p.sessions
-            into.source_identities |= p.source_identities
-            for key, failure in p.failures.items():
-                if key not in into.failures:
-                    into.failures[key] = failure
-                else:
-                    into.failures[key].count += failure.count
-                    into.failures[key].last = max(into.failures[key].last, failure.last)
-    return sorted(merged.values(), key=lambda p: (-p.events, p.arn))
-
-
 def measure(root: str, days: int, processes: int) -> dict[str, Any]:
-    """Runs in a fresh process: read the archive serially (processes=1) or cut into sub-windows."""
+    """Runs in a fresh process: `local_activity` over the archive, in one process or `processes`."""
     import gc
 
-    from remediator.events.archive import local_events
+    from remediator.events.archive import local_activity
     from remediator.events.lookup import Coverage
-    from remediator.events.summary import summarise
 
     _warm()
     gc.collect()
@@ -244,18 +204,9 @@ def measure(root: str, days: int, processes: int) -> dict[str, Any]:
     window = _window(days)
     coverage = Coverage()
     began = time.perf_counter()
-    if processes <= 1:
-        principals = summarise(local_events(root, ACCOUNT, window, coverage))  # type: ignore[arg-type]
-        children = 0.0
-    else:
-        cuts = [START + timedelta(days=days * i // processes) for i in range(processes + 1)]
-        # fork where there is one: this process has no thread, and its children then start with its imports
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(processes, mp_context=context) as pool:
-            done = list(pool.map(part, [root] * processes, cuts[:-1], cuts[1:]))
-        principals = merge([p for p, _ in done])
-        children = max(c["rss_mb"] for _, c in done)
+    principals = local_activity(root, ACCOUNT, window, coverage, processes=processes)
     elapsed = time.perf_counter() - began
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if processes > 1 else 0.0
     return {
         "seconds": elapsed,
         "events": sum(p.events for p in principals),

@@ -20,9 +20,8 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.aws.session import AccountSession
 from remediator.errors import ConfigError, RemediatorError
-from remediator.events.archive import archive_events
+from remediator.events.archive import archive_activity
 from remediator.events.lookup import WINDOW_DAYS, Coverage, lookup_events
-from remediator.events.record import Event
 from remediator.events.summary import Principal, summarise
 from remediator.model import Account
 from remediator.planner import reach
@@ -123,11 +122,11 @@ def account_activity(
         ctx = ReadContext(reach(AccountSession(account, read_only=True)))
         if result.account.account_id is None:
             result.account = replace(account, account_id=ctx.session.identity().get("Account"))
-        events = read_events(ctx, window, source, result.coverage)
-        everyone = summarise(events)
+        everyone = read_activity(ctx, window, source, result.coverage)
         result.principals = [p for p in everyone if not principals or p.arn in principals]
         result.inactive = _inactive(ctx, {p.arn for p in everyone}, principals)
-        result.coverage.say(f"{account.name}: {len(events)} event(s), {len(everyone)} principal(s)")
+        events = sum(p.events for p in everyone)
+        result.coverage.say(f"{account.name}: {events} event(s), {len(everyone)} principal(s)")
     except RemediatorError as exc:
         result.error = str(exc)
         result.coverage.complete = False
@@ -139,13 +138,14 @@ def account_activity(
     return result
 
 
-def read_events(ctx: ReadContext, window: Window, source: str, coverage: Coverage) -> list[Event]:
-    """The window's events from the chosen source (`choose_source` picked it), deduplicated, oldest first.
-    Everything after this is source-blind."""
+def read_activity(ctx: ReadContext, window: Window, source: str, coverage: Coverage) -> list[Principal]:
+    """Per principal, the window's events from the chosen source (`choose_source` picked it), deduplicated.
+    Both sources normalise into `record.Event` and summarise with `summary.Summariser`: everything after
+    reading is source-blind."""
     if source == "lookup":
-        return lookup_events(ctx, window.start, window.end, coverage)
+        return summarise(lookup_events(ctx, window.start, window.end, coverage))
     if source == "s3":
-        return archive_events(ctx, window, coverage)
+        return archive_activity(ctx, window, coverage)
     raise ConfigError(f"unknown event source {source!r}")
 
 

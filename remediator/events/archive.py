@@ -12,40 +12,35 @@ Where the files are (CloudTrail User Guide, "Finding your CloudTrail log files")
   sibling folders, never listed.
 
 Regions are the folders present under `…/CloudTrail/` (one Delimiter listing). Each region's day folders are
-listed with `ListObjectsV2` (paginated, on a small thread pool), files are fetched and parsed on a thread pool
-of `WORKERS`, consumed in day order with a bounded look-ahead: reading holds a few files at a time, not the
-archive (`archive_events` returns the window's events as a list; `local_events` streams them). Events are
-deduplicated on eventID (two trails delivering global events to the same folder duplicate them): all copies
-of an event share its eventTime, so the IDs seen are kept for the last few event days only.
+listed with `ListObjectsV2` (paginated, on a small thread pool) and the files fetched on a thread pool of
+`WORKERS`, in day order with a bounded look-ahead, and handed to a `logfiles.Partition`, which parses,
+deduplicates and summarises them: reading holds a few files at a time and the summary's groups, never the
+archive's events. A window of MIN_DAYS_PER_PROCESS days per CPU or more is cut into whole-day sub-windows, one
+partition each in its own process (parsing is CPU-bound; see `logfiles`), and their summaries merged. Events
+are deduplicated on eventID (two trails delivering global events to the same folder duplicate them): all
+copies of an event share its eventTime, so the IDs seen are kept for the last few event days only.
 
 What cannot be read is counted in the coverage notes, never a crash: a file that is not gzip, not JSON or
 has no `Records`; a record that cannot be normalised; a file that cannot be fetched. A day in the window
 with no file at all in a region that has files on other days is a *missing day folder*. Unreadable files
 and missing day folders make `coverage.complete` false: a gap is not inactivity.
 
-The cache (`.remediator/cache/cloudtrail/<account>/` by default) holds, per log file, keyed by bucket + key +
-ETag, the file's normalised events (all of them, whatever the window, so another window reuses them) or why
-it was unreadable. A second run over the same window fetches only files it has not seen. Format: one orjson
-document per log file (rows of Event fields in `FIELDS` order), written atomically; one file per log file,
-so a new log file adds an entry and rewrites nothing. Why not a pickle: a cache in a working tree can be
-copied or shared, and loading a pickle runs code. orjson rows load about as fast as pickled tuples (about
-5 µs an event on the 2-core benchmark machine, the datetimes being the only conversion), against about 26 µs
-to parse the log file again, before its download; they are readable when debugging, and a format or field
-change is detected (`format`, `fields`) and read as a miss instead of failing.
+The cache (`.remediator/cache/cloudtrail/<account>/v2/` by default) holds each log file's bytes as fetched,
+keyed by bucket + key + ETag: a second run over the same or another window fetches only files it has not
+seen. The bytes rather than parsed events: parsing costs a few µs a record, about what loading parsed rows
+would, and one parser then reads both. One file per log file, written atomically, so a new log file adds an
+entry and rewrites nothing.
 
-`local_events` reads a directory laid out like the bucket with the same code (the benchmark uses it).
+`local_activity` reads a directory laid out like the bucket with the same code (the benchmark uses it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
-import operator
 import os
 import re
 import threading
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,25 +49,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import botocore.exceptions
-import orjson
 
 from remediator import timeutil
 from remediator.aws.context import ReadContext
 from remediator.buckets import log_prefix
 from remediator.errors import AwsError, RemediatorError
+from remediator.events.logfiles import Partition, PartitionFailed, RemotePartition, cuts
 from remediator.events.lookup import Coverage
-from remediator.events.record import Event, normalise
+from remediator.events.summary import Principal, Summariser
 from remediator.trails import list_trails
 
 if TYPE_CHECKING:
     from remediator.events.activity import Window
 
-WORKERS = 8  # files fetched and parsed at once
+WORKERS = 6  # files fetched at once (with LIST_WORKERS, within botocore's 10 pooled connections)
 LIST_WORKERS = 4  # day folders listed at once
 CACHE_ROOT = Path(".remediator") / "cache" / "cloudtrail"
-CACHE_FORMAT = 1
-FIELDS = Event._fields
-DEDUPE_DAYS = 2  # event days kept in the eventID set behind the day folder being read
+CACHE_FORMAT = "v2"  # a folder: entries of another format are never read
+MAX_PROCESSES = 8  # processes parsing one account's archive, at most (one per CPU)
+MIN_DAYS_PER_PROCESS = 7  # a shorter window is parsed in this process: starting one costs a fraction of a second
 LATE_HOURS = 1  # a day folder younger than this (today's) is not yet "missing": delivery takes minutes
 SHOWN = 10  # files or days named in one note
 
@@ -81,46 +76,6 @@ _DAY = timedelta(days=1)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class Unreadable(Exception):
-    """A log file that is not gzip, not JSON, or has no Records."""
-
-
-def parse_log(data: bytes, dates: tuple[str, str] | None = None) -> tuple[list[Event], int]:
-    """One log file's bytes → (its events, how many records could not be normalised).
-
-    `dates` (first, last as YYYY-MM-DD) skips, before normalising, records whose eventTime is a date outside
-    them: a coarse filter for readers that keep nothing outside the window (no cache to fill)."""
-    try:
-        raw = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise Unreadable(f"not gzip: {type(exc).__name__}") from None
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Unreadable("not JSON") from None
-    records = document.get("Records") if isinstance(document, dict) else None
-    if not isinstance(records, list):
-        raise Unreadable("no Records")
-    events: list[Event] = []
-    bad = 0
-    append = events.append
-    first, last = dates if dates else ("", "")
-    for record in records:
-        if dates:
-            when = record.get("eventTime") if isinstance(record, dict) else None
-            if isinstance(when, str) and len(when) >= 10 and not first <= when[:10] <= last:
-                continue
-        try:
-            event = normalise(record)
-        except (ValueError, TypeError, AttributeError, OverflowError):
-            bad += 1
-            continue
-        if event.time.tzinfo is None:  # CloudTrail writes UTC ("Z"); a time without a zone is taken as UTC
-            event = event._replace(time=event.time.replace(tzinfo=UTC))
-        append(event)
-    return events, bad
 
 
 # --- where the files are: a bucket, or a local directory laid out like one ------------------------------
@@ -202,22 +157,11 @@ class DirectoryStore:
 # --- the cache ---------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class Outcome:
-    """What one log file gave: its events, or why it could not be read."""
-
-    events: list[Event] = dataclasses.field(default_factory=list)
-    bad_records: int = 0
-    unreadable: str = ""  # the reason, when the content is unreadable (cached: the same ETag, the same bytes)
-    failed: str = ""  # could not be fetched (not cached: it may work next time)
-    cached: bool = False
-
-
-_row = operator.attrgetter(*FIELDS)  # an Event's fields, in FIELDS order
-
-
 class Cache:
-    """Per log file (bucket + key + ETag), its normalised events or why it was unreadable; orjson files."""
+    """Per log file (bucket + key + ETag), the file's bytes as fetched. An object's ETag changes with its
+    content, so an entry never goes stale; one file per log file, written atomically, so a new log file
+    adds an entry and rewrites nothing. The bytes, not the parsed events: parsing again costs about as
+    much as loading parsed rows would (a few µs a record), and one parser reads both."""
 
     def __init__(self, directory: Path, bucket: str) -> None:
         self.directory = directory
@@ -226,39 +170,24 @@ class Cache:
 
     def _path(self, key: str, etag: str) -> Path:
         digest = hashlib.sha256(f"{self.bucket}\n{key}\n{etag}".encode()).hexdigest()
-        return self.directory / digest[:2] / f"{digest}.json"
+        return self.directory / CACHE_FORMAT / digest[:2] / f"{digest}.gz"
 
-    def load(self, key: str, etag: str) -> Outcome | None:
-        try:
-            data = orjson.loads(self._path(key, etag).read_bytes())
-            if data.get("format") != CACHE_FORMAT or data.get("fields") != list(FIELDS) or data.get("key") != key:
-                return None
-            if data.get("unreadable"):
-                return Outcome(unreadable=str(data["unreadable"]), cached=True)
-            parse = datetime.fromisoformat
-            events = [Event(row[0], parse(row[1]), *row[2:]) for row in data["events"]]
-            return Outcome(events, int(data.get("bad_records", 0)), cached=True)
-        except FileNotFoundError:
+    def load(self, key: str, etag: str) -> bytes | None:
+        if not etag:
             return None
-        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
-            return None  # a damaged or foreign file: read the log file again and overwrite it
+        try:
+            return self._path(key, etag).read_bytes()
+        except OSError:
+            return None
 
-    def save(self, key: str, etag: str, outcome: Outcome) -> None:
+    def save(self, key: str, etag: str, data: bytes) -> None:
         if self.error or not etag:
             return
-        body: dict[str, Any] = {
-            "format": CACHE_FORMAT, "fields": FIELDS, "bucket": self.bucket, "key": key, "etag": etag,
-        }  # fmt: skip
-        if outcome.unreadable:
-            body["unreadable"] = outcome.unreadable
-        else:
-            body["bad_records"] = outcome.bad_records
-            body["events"] = [_row(e) for e in outcome.events]
         path = self._path(key, etag)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(orjson.dumps(body))
+            temporary.write_bytes(data)
             os.replace(temporary, path)
         except OSError as exc:
             self.error = f"{type(exc).__name__}: {exc}"
@@ -283,6 +212,7 @@ class Tally:
     duplicates: int = 0
     outside: int = 0
     missing: dict[str, list[date]] = dataclasses.field(default_factory=dict)
+    processes: int = 1
 
 
 def _ordered(
@@ -308,14 +238,24 @@ def _ordered(
         yield item, result
 
 
-def _days(window: Window) -> list[date]:
-    """The window's days (UTC; an end at midnight does not reach into that day), and one either side."""
-    first = window.start.astimezone(UTC).date() - _DAY
-    last = (window.end - timedelta(microseconds=1)).astimezone(UTC).date() + _DAY
+def _days(start: datetime, end: datetime) -> list[date]:
+    """The days of [start, end) (UTC; an end at midnight does not reach into that day), and one either side."""
+    first = start.astimezone(UTC).date() - _DAY
+    last = (end - timedelta(microseconds=1)).astimezone(UTC).date() + _DAY
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _stream(
+def partitions_for(window: Window, processes: int | None) -> int:
+    """How many processes parse: given, or one per CPU as long as each has MIN_DAYS_PER_PROCESS days."""
+    days = len(_days(window.start, window.end)) - 2
+    if os.name != "posix":
+        return 1  # a partition's process gets its socket by inheriting a descriptor (POSIX)
+    if processes is not None:
+        return max(1, min(processes, days))
+    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES, days // MIN_DAYS_PER_PROCESS))
+
+
+def _read(
     store: Store,
     base: str,
     window: Window,
@@ -324,17 +264,19 @@ def _stream(
     regions: list[str] | None = None,
     cache: Cache | None = None,
     workers: int = WORKERS,
-    prefilter: bool = False,
+    processes: int | None = None,
     now: datetime | None = None,
-) -> Iterator[Event]:
-    """Every event of the window under `base` (`…/CloudTrail/`), deduplicated, in day-folder order."""
-    if cache is not None and prefilter:
-        raise ValueError("a cache holds every event of a file: it cannot be filled from a prefiltered read")
+) -> Summariser:
+    """Every event of the window under `base` (`…/CloudTrail/`), deduplicated and summarised.
+
+    The window is cut into sub-windows of whole days (`logfiles.cuts`), one per process; each sub-window's
+    day folders (± 1 day) are listed and fetched here on thread pools, in day order, and parsed by its
+    partition (in this process when there is one)."""
     tally.regions = list(regions) if regions is not None else store.folders(base)
-    tally.days = _days(window)
-    start, end = window.start, window.end
-    dates = (tally.days[0].isoformat(), tally.days[-1].isoformat()) if prefilter else None
+    tally.days = _days(window.start, window.end)
     present: dict[str, set[date]] = {region: set() for region in tally.regions}
+    lock = threading.Lock()
+    fetched: dict[str, bool] = {}  # key → from the cache (each file counted once, whatever reads it)
 
     def list_day(day: date) -> list[tuple[str, list[tuple[str, str]]]]:
         found = []
@@ -342,77 +284,94 @@ def _stream(
             try:
                 found.append((region, store.objects(f"{base}{region}/{day:%Y/%m/%d}/")))
             except (AwsError, OSError) as exc:
-                tally.failed.append(f"{region} {day} not listed ({getattr(exc, 'code', type(exc).__name__)})")
-                present[region].add(day)  # not known to be missing; counted as failed instead
+                with lock:
+                    failure = f"{region} {day} not listed ({getattr(exc, 'code', type(exc).__name__)})"
+                    if failure not in tally.failed:
+                        tally.failed.append(failure)
+                    present[region].add(day)  # not known to be missing; counted as failed instead
         return found
 
-    def read(item: tuple[date, str, str]) -> Outcome:
+    def fetch(item: tuple[date, str, str]) -> tuple[bytes | None, str]:
+        """(the file's bytes, "") or (None, why it could not be fetched)."""
         _, key, etag = item
-        if cache is not None and (hit := cache.load(key, etag)) is not None:
-            return hit
+        if cache is not None and (data := cache.load(key, etag)) is not None:
+            with lock:
+                fetched.setdefault(key, True)
+            return data, ""
         try:
             data = store.read(key)
         except AwsError as exc:
-            return Outcome(failed=exc.code)
+            return None, exc.code
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
-            return Outcome(failed=type(exc).__name__)
-        try:
-            events, bad = parse_log(data, dates)
-            outcome = Outcome(events, bad)
-        except Unreadable as exc:
-            outcome = Outcome(unreadable=str(exc))
+            return None, type(exc).__name__
+        with lock:  # before the cache has it: a partition sharing this day folder may find it there next
+            fetched.setdefault(key, False)
         if cache is not None:
-            cache.save(key, etag, outcome)
-        return outcome
+            cache.save(key, etag, data)
+        return data, ""
 
+    bounds = cuts(window.start, window.end, partitions_for(window, processes))
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    tally.processes = len(spans)
     list_pool = ThreadPoolExecutor(max_workers=LIST_WORKERS) if workers > 1 else None
     read_pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    try:
-        listings = _ordered(list_pool, list_day, tally.days, LIST_WORKERS * 2)
+    partitions: list[Partition | RemotePartition] = []
 
+    def feed(partition: Partition | RemotePartition, start: datetime, end: datetime) -> None:
         def files() -> Iterator[tuple[date, str, str]]:
-            for day, regions in listings:
+            for day, regions in _ordered(list_pool, list_day, _days(start, end), LIST_WORKERS * 2):
                 for region, objects in regions:
                     if objects:
                         present[region].add(day)
                     for key, etag in objects:
                         yield day, key, etag
 
-        seen: dict[date, set[str]] = {}
-        folder_day: date | None = None
-        for (day, key, _), outcome in _ordered(read_pool, read, files(), max(1, workers) * 4):
-            if day != folder_day:
-                folder_day = day
-                for old in [d for d in seen if d < day - DEDUPE_DAYS * _DAY]:
-                    del seen[old]
-            if outcome.failed:
-                tally.failed.append(f"{key} ({outcome.failed})")
+        for (day, key, _), (data, failure) in _ordered(read_pool, fetch, files(), max(1, workers) * 4):
+            if data is None:
+                with lock:
+                    if not any(f.startswith(f"{key} (") for f in tally.failed):
+                        tally.failed.append(f"{key} ({failure})")
                 continue
-            tally.files += 1
-            tally.cached += outcome.cached
-            if outcome.unreadable:
-                tally.unreadable.append(f"{key} ({outcome.unreadable})")
-                continue
-            tally.bad_records += outcome.bad_records
-            for event in outcome.events:
-                when = event.time
-                if not start <= when < end:
-                    tally.outside += 1
-                    continue
-                if event.event_id:
-                    ids = seen.get(when.date())
-                    if ids is None:
-                        ids = seen[when.date()] = set()
-                    elif event.event_id in ids:
-                        tally.duplicates += 1
-                        continue
-                    ids.add(event.event_id)
-                tally.events += 1
-                yield event
+            partition.add(day, key, data)
+
+    try:
+        if len(spans) == 1:
+            partition = Partition(*spans[0])
+            partitions.append(partition)
+            feed(partition, *spans[0])
+        else:
+            partitions += [RemotePartition(start, end) for start, end in spans]
+            with ThreadPoolExecutor(max_workers=len(spans)) as feeders:
+                for done in [feeders.submit(feed, p, *span) for p, span in zip(partitions, spans, strict=True)]:
+                    done.result()
+        results = [p.result() for p in partitions]
+    except PartitionFailed as exc:
+        raise RemediatorError(f"reading the archive under {store.label}{base}: {exc}") from None
     finally:
         for pool in (read_pool, list_pool):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+        for p in partitions:
+            if isinstance(p, RemotePartition):
+                p.close()
+
+    summary = Summariser()
+    records: dict[str, int] = {}
+    bad: dict[str, int] = {}
+    unreadable: dict[str, str] = {}
+    for part, counts in results:
+        summary.merge(part.groups)
+        records.update(counts.records)
+        bad.update(counts.bad_records)
+        unreadable.update(counts.unreadable)
+        tally.events += counts.events
+        tally.duplicates += counts.duplicates
+    tally.files = len(fetched)
+    tally.cached = sum(fetched.values())
+    tally.unreadable = [f"{key} ({why})" for key, why in sorted(unreadable.items())]
+    tally.bad_records = sum(bad.values())
+    tally.outside = sum(records.values()) - tally.bad_records - tally.events - tally.duplicates
+    tally.failed.sort()
 
     # A day of the window with no file in a region that has files on other days. Not yet today's folder.
     settled = ((now or timeutil.now()) - timedelta(hours=LATE_HOURS)).astimezone(UTC).date()
@@ -422,6 +381,7 @@ def _stream(
             gaps = [d for d in window_days if d not in days]
             if gaps:
                 tally.missing[region] = gaps
+    return summary
 
 
 def _ranges(days: list[date]) -> str:
@@ -510,10 +470,15 @@ def _base(store: Store, trail: dict[str, Any], account: str, notes: list[str]) -
     return f"{logs}{account}/CloudTrail/"
 
 
-def archive_events(
-    ctx: ReadContext, window: Window, coverage: Coverage, *, cache_dir: Path | str | None = None
-) -> list[Event]:
-    """The window's events from the trail's S3 archive, deduplicated on eventID, oldest first."""
+def archive_activity(
+    ctx: ReadContext,
+    window: Window,
+    coverage: Coverage,
+    *,
+    cache_dir: Path | str | None = None,
+    processes: int | None = None,
+) -> list[Principal]:
+    """Per principal, the window's events from the trail's S3 archive, deduplicated on eventID."""
     account = ctx.account.account_id or str(ctx.session.identity().get("Account") or "")
     home = ctx.account.region
     candidates = _candidates(list_trails(ctx, home), account)
@@ -556,14 +521,13 @@ def archive_events(
     root = Path(cache_dir) if cache_dir is not None else CACHE_ROOT / (account or ctx.account.name)
     cache = Cache(root, store.bucket)
     tally = Tally()
-    events = list(_stream(store, base, window, tally, regions=regions, cache=cache, workers=WORKERS))
+    summary = _read(store, base, window, tally, regions=regions, cache=cache, processes=processes)
     coverage.called(store.calls)
     report(tally, coverage, f"{store.label}{base} (trail {name})", cache)
-    events.sort(key=lambda e: e.time)
-    return events
+    return summary.principals()
 
 
-def local_events(
+def local_activity(
     root: Path | str,
     account: str,
     window: Window,
@@ -572,14 +536,15 @@ def local_events(
     prefix: str | None = None,
     organization: str | None = None,
     workers: int = 1,
-) -> Iterator[Event]:
-    """The window's events from a local directory laid out like the trail's bucket (`root` stands for the
-    bucket: `root/[PREFIX/]AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`), streamed in
-    day-folder order and deduplicated, through the same parsing as `archive_events` (without a cache).
-    Coverage notes are added once the events are exhausted."""
+    processes: int | None = None,
+) -> list[Principal]:
+    """Per principal, the window's events from a local directory laid out like the trail's bucket (`root`
+    stands for the bucket: `root/[PREFIX/]AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`),
+    read by the same code as `archive_activity` (without a cache)."""
     store = DirectoryStore(root)
     base = f"{log_prefix(prefix)}{organization + '/' if organization else ''}{account}/CloudTrail/"
     tally = Tally()
-    yield from _stream(store, base, window, tally, workers=workers, prefilter=True)
+    summary = _read(store, base, window, tally, workers=workers, processes=processes)
     if coverage is not None:
         report(tally, coverage, f"{store.label}{base}")
+    return summary.principals()

@@ -8,6 +8,7 @@ use. Other errors (`NoSuchEntity`, `TrailNotFoundException`) are neither uses no
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,25 +43,27 @@ class Principal:
     source_identities: set[str] = field(default_factory=set)
     failures: dict[tuple[str, str], Failure] = field(default_factory=dict)
 
-    def add(self, event: Event) -> None:
-        self.events += 1
-        self.first_seen = min(self.first_seen, event.time)
-        self.last_seen = max(self.last_seen, event.time)
-        action = actions.action_of(event.source, event.name)
-        self.services[actions.service_of(action) if action else event.source.split(".", 1)[0]] += 1
-        if event.source_ip:
-            self.source_ips.add(event.source_ip)
-        if event.session:
-            self.sessions.add(event.session)
-        if event.source_identity:
-            self.source_identities.add(event.source_identity)
-        if actions.is_denial(event.error_code):
-            needed = actions.denied_action(event.error_message, action) or f"{event.source}:{event.name}"
-            failure = self.failures.setdefault((str(event.error_code), needed), Failure(str(event.error_code), needed))
-            failure.count += 1
-            failure.last = event.time if failure.last is None else max(failure.last, event.time)
-        elif event.error_code is None and action is not None:
-            self.actions[action] += 1
+    def add(self, what: Shown, count: int, first: datetime, last: datetime) -> None:
+        """`count` events alike in everything the summary shows (`what`), from `first` to `last`."""
+        _, _, session, source_identity, source, name, source_ip, error_code, error_message = what
+        self.events += count
+        self.first_seen = min(self.first_seen, first)
+        self.last_seen = max(self.last_seen, last)
+        action = actions.action_of(source, name)
+        self.services[actions.service_of(action) if action else source.split(".", 1)[0]] += count
+        if source_ip:
+            self.source_ips.add(source_ip)
+        if session:
+            self.sessions.add(session)
+        if source_identity:
+            self.source_identities.add(source_identity)
+        if actions.is_denial(error_code):
+            needed = actions.denied_action(error_message, action) or f"{source}:{name}"
+            failure = self.failures.setdefault((str(error_code), needed), Failure(str(error_code), needed))
+            failure.count += count
+            failure.last = last if failure.last is None else max(failure.last, last)
+        elif error_code is None and action is not None:
+            self.actions[action] += count
 
     def to_dict(self) -> dict[str, Any]:
         failures = sorted(self.failures.values(), key=lambda f: (-f.count, f.action))
@@ -97,14 +100,65 @@ class Principal:
         return data
 
 
-def summarise(events: list[Event]) -> list[Principal]:
+# Everything the summary shows of an event: principal, type, session, sourceIdentity, eventSource, eventName,
+# source address, errorCode, errorMessage. Not its id, time or region.
+Shown = tuple[str, str, str | None, str | None, str, str, str | None, str | None, str | None]
+
+
+class Summariser:
+    """Events → per-principal summaries, in two steps: events are first counted by what the summary shows
+    of them (a few thousand distinct groups for millions of events: a tuple and a dict look-up an event),
+    and each group is mapped to its IAM action and folded into its principal once, at the end. Groups of
+    disjoint event sets (other processes, other sub-windows) merge by adding counts."""
+
+    def __init__(self) -> None:
+        self.groups: dict[Shown, list[Any]] = {}  # → [count, first time, last time]
+
+    def add(self, event: Event, count: int = 1, first: datetime | None = None, last: datetime | None = None) -> None:
+        """One event, or `count` events alike in everything but id and time, from `first` to `last`."""
+        key = (
+            event.principal, event.principal_type, event.session, event.source_identity,
+            event.source, event.name, event.source_ip, event.error_code, event.error_message,
+        )  # fmt: skip
+        first = first or event.time
+        last = last or event.time
+        group = self.groups.get(key)
+        if group is None:
+            self.groups[key] = [count, first, last]
+            return
+        group[0] += count
+        if first < group[1]:
+            group[1] = first
+        if last > group[2]:
+            group[2] = last
+
+    def merge(self, groups: dict[Shown, list[Any]]) -> None:
+        for key, (count, first, last) in groups.items():
+            group = self.groups.get(key)
+            if group is None:
+                self.groups[key] = [count, first, last]
+            else:
+                group[0] += count
+                group[1] = min(group[1], first)
+                group[2] = max(group[2], last)
+
+    def events(self) -> int:
+        return sum(group[0] for group in self.groups.values())
+
+    def principals(self) -> list[Principal]:
+        """Per principal, in order of activity (most events first)."""
+        found: dict[str, Principal] = {}
+        for key, (count, first, last) in self.groups.items():
+            principal = found.get(key[0])
+            if principal is None:
+                principal = found[key[0]] = Principal(key[0], key[1], first, last)
+            principal.add(key, count, first, last)
+        return sorted(found.values(), key=lambda p: (-p.events, p.arn))
+
+
+def summarise(events: Iterable[Event]) -> list[Principal]:
     """Per principal, in order of activity (most events first)."""
-    found: dict[str, Principal] = {}
+    summariser = Summariser()
     for event in events:
-        principal = found.get(event.principal)
-        if principal is None:
-            principal = found[event.principal] = Principal(
-                event.principal, event.principal_type, event.time, event.time
-            )
-        principal.add(event)
-    return sorted(found.values(), key=lambda p: (-p.events, p.arn))
+        summariser.add(event)
+    return summariser.principals()

@@ -16,7 +16,7 @@ role). Each granted action is:
 One finding (low) per principal with unused actions, its `evidence` holding the three lists. A principal
 created within the window is not judged: it has not had the window to use anything.
 
-`read` is the only I/O: the window's events (`events.activity.read_events`, summarised per principal as
+`read` is the only I/O: the window's events (`events.activity.read_activity`, per principal, as
 `{arn: {action: count}}`), the authorization details, and the default version of each AWS managed policy
 that reaches a judged principal (GetPolicy + GetPolicyVersion, once per policy per account: the details'
 `LocalManagedPolicy` filter leaves them out). `plan` is pure over that.
@@ -34,9 +34,9 @@ from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError, RemediatorError
 from remediator.events import actions
-from remediator.events.activity import Window, choose_source, read_events
+from remediator.events.activity import Window, choose_source, read_activity
 from remediator.events.lookup import WINDOW_DAYS, Coverage
-from remediator.events.record import Event
+from remediator.events.summary import Principal
 from remediator.facts import Fact, key
 from remediator.model import Finding
 from remediator.registry import Module, PlanResult, register
@@ -65,19 +65,19 @@ def _judged(args: dict[str, Any], entity: grants.Entity) -> bool:
     return not entity.aws_managed and selection.picks(args, entity.name, entity.path)
 
 
-def _activity(events: list[Event]) -> dict[str, dict[str, int]]:
-    """Successful events per principal, by IAM action in the catalogue's spelling (as written if unknown)."""
+def _activity(principals: list[Principal]) -> dict[str, dict[str, int]]:
+    """Successful events per principal, by IAM action in the catalogue's spelling (as written if unknown).
+    A summary's `actions` count successful events only: a denial is no use, other errors are not either,
+    and calls that need no permission have no action."""
     found: dict[str, dict[str, int]] = {}
-    for event in events:
-        if event.error_code is not None:
-            continue  # a denial is no use; other errors are not counted as uses either
-        action = actions.action_of(event.source, event.name)
-        if action is None:
-            continue  # needs no permission
-        action = actions.canonical_action(action) or action
-        counts = found.setdefault(event.principal, {})
-        counts[action] = counts.get(action, 0) + 1
-    return {arn: dict(sorted(counts.items())) for arn, counts in sorted(found.items())}
+    for principal in principals:
+        counts: dict[str, int] = {}
+        for action, count in principal.actions.items():
+            action = actions.canonical_action(action) or action
+            counts[action] = counts.get(action, 0) + count
+        if counts:
+            found[principal.arn] = dict(sorted(counts.items()))
+    return dict(sorted(found.items()))
 
 
 def aws_managed_document(ctx: ReadContext, arn: str) -> Any:
@@ -174,12 +174,12 @@ class UnusedPermissions(Module):
         source = choose_source(args.get("source", "auto"), window, now)
         coverage = Coverage()
         try:
-            events = read_events(ctx, window, source, coverage)
+            summaries = read_activity(ctx, window, source, coverage)
         except RemediatorError as exc:  # an AWS refusal, or no trail to read: nothing can be judged unused
             coverage.complete = False
             why = exc.code if isinstance(exc, AwsError) else str(exc)
             coverage.notes.append(f"could not read the events ({why}): nothing can be judged unused")
-            events = []
+            summaries = []
 
         details = authorization_details(ctx)
         principals, groups = grants.entities(details)
@@ -196,7 +196,7 @@ class UnusedPermissions(Module):
             window=window.to_dict(),
             source=source,
             coverage={"complete": coverage.complete, "regions": list(coverage.regions), "notes": list(coverage.notes)},
-            activity=_activity(events),
+            activity=_activity(summaries),
             principals=tuple(principals),
             groups=tuple(groups),
             policies=policies,

@@ -189,6 +189,7 @@ def test_unreadable_files_are_counted_and_the_rest_is_read(trail, workdir, aws):
         record("ok", "2026-05-11T10:00:00Z", "iam.amazonaws.com", "ListUsers", user("jane")),
         record("naive", "2026-05-11T11:00:00", "iam.amazonaws.com", "ListGroups", user("jane")),  # no zone: UTC
         {"eventID": "no-time", "eventName": "ListUsers"},  # a record that cannot be normalised
+        record("typed", "2026-05-11T12:00:00Z", 7, "ListRoles", user("jane")),  # a field of another type
     ])  # fmt: skip
 
     result, report, by = activity(workdir, aws)
@@ -202,7 +203,7 @@ def test_unreadable_files_are_counted_and_the_rest_is_read(trail, workdir, aws):
     assert "junk" in unreadable and "not gzip" in unreadable
     assert "broken" in unreadable and "not JSON" in unreadable
     assert "norecords" in unreadable and "no Records" in unreadable
-    assert any(n.startswith("1 record(s) could not be read") for n in notes)
+    assert any(n.startswith("2 record(s) could not be read") for n in notes)  # the rest of "good" is read
     assert report["coverage"]["complete"] is False  # what could not be read may have held events
 
 
@@ -261,7 +262,7 @@ def test_a_second_run_fetches_only_new_files(trail, workdir, aws, calls):
     assert calls.count("GetObject") == 8  # 6 quiet files, the junk and "first"
     assert counts(first)["cached"] == 0 and by[JANE]["actions"] == {"iam:ListUsers": 1}
     cache = workdir / ".remediator" / "cache" / "cloudtrail" / ACCOUNT
-    assert len(list(cache.glob("*/*.json"))) == 8
+    assert len(list(cache.glob("v2/*/*.gz"))) == 8
 
     put_log(s3, LOGS, "us-east-1", "2026-05-12", "second", [
         record("second", "2026-05-12T10:00:00Z", "iam.amazonaws.com", "ListRoles", user("jane")),
@@ -333,11 +334,11 @@ def test_an_account_no_trail_logs_is_an_error_on_that_account(aws, iam, pinned_c
 
 
 def test_a_dated_window_is_read_the_same_with_an_explicit_cache_dir(trail, workdir, aws):
-    """archive_events through read_events: a cache_dir given in code, with the same result as the CLI."""
+    """archive_activity in code: a cache_dir given there holds one entry per log file read."""
     from remediator.aws.context import ReadContext
     from remediator.aws.session import AccountSession
     from remediator.events.activity import Window
-    from remediator.events.archive import archive_events
+    from remediator.events.archive import archive_activity
     from remediator.events.lookup import Coverage
     from remediator.model import Account
 
@@ -347,12 +348,54 @@ def test_a_dated_window_is_read_the_same_with_an_explicit_cache_dir(trail, workd
     window = Window(datetime(2026, 5, 10, tzinfo=UTC), datetime(2026, 5, 13, tzinfo=UTC))
     coverage = Coverage()
 
-    events = archive_events(ctx, window, coverage, cache_dir=workdir / "elsewhere")
+    principals = archive_activity(ctx, window, coverage, cache_dir=workdir / "elsewhere")
 
-    assert [e.event_id for e in events] == [f"quiet-us-east-1-2026-05-{d}" for d in (10, 11, 12)]
-    assert [e.time.date() for e in events] == [date(2026, 5, d) for d in (10, 11, 12)]
+    assert sum(p.events for p in principals) == 3
+    assert min(p.first_seen for p in principals).date() == date(2026, 5, 10)
+    assert max(p.last_seen for p in principals).date() == date(2026, 5, 12)
     assert coverage.complete and coverage.regions == ["us-east-1"]
-    assert len(list((workdir / "elsewhere").glob("*/*.json"))) == 3
+    assert len(list((workdir / "elsewhere").glob("v2/*/*.gz"))) == 3  # one log file a day
+
+
+def test_sub_windows_in_their_own_processes_add_up_to_one_reading(trail, workdir, aws):
+    """The window cut in three, each third parsed in its own process: late deliveries, duplicates across
+    a cut and events outside the window give the same summary and counts as one process reading it all."""
+    from remediator.aws.context import ReadContext
+    from remediator.aws.session import AccountSession
+    from remediator.events.activity import Window
+    from remediator.events.archive import archive_activity
+    from remediator.events.lookup import Coverage
+    from remediator.model import Account
+
+    s3 = trail
+    every_day(s3)
+    jane = user("jane")
+    put_log(s3, LOGS, "us-east-1", "2026-05-11", "a", [
+        record("e1", "2026-05-10T23:59:00Z", "iam.amazonaws.com", "ListUsers", jane),  # late, across a cut
+        record("e2", "2026-05-11T08:00:00Z", "s3.amazonaws.com", "ListBuckets", jane),
+        record("e0", "2026-05-09T08:00:00Z", "iam.amazonaws.com", "ListRoles", jane),  # before the window
+    ])  # fmt: skip
+    put_log(s3, LOGS, "us-east-1", "2026-05-12", "b", [
+        record("e2", "2026-05-11T08:00:00Z", "s3.amazonaws.com", "ListBuckets", jane),  # copy
+        record("e3", "2026-05-12T09:00:00Z", "iam.amazonaws.com", "CreateUser", jane, errorCode="AccessDenied"),
+    ])  # fmt: skip
+    ctx = ReadContext(AccountSession(Account("prod", ACCOUNT, endpoint_url=aws), read_only=True))
+    window = Window(datetime(2026, 5, 10, tzinfo=UTC), datetime(2026, 5, 13, tzinfo=UTC))
+
+    results = {}
+    for processes in (1, 3):
+        coverage = Coverage()
+        principals = archive_activity(ctx, window, coverage, cache_dir=workdir / f"c{processes}", processes=processes)
+        notes = [n for n in coverage.notes if not n.startswith("cache ")]  # it names its own folder
+        results[processes] = ([p.to_dict() for p in principals], notes, coverage.complete)
+
+    assert results[3] == results[1]
+    summaries, notes, complete = results[3]
+    by = {p["arn"]: p for p in summaries}
+    assert by[JANE]["events"] == 6 + 3  # a quiet event a day in each region, and e1 e2 e3
+    assert by[JANE]["actions"] == {"iam:ListUsers": 1, "s3:ListAllMyBuckets": 1}
+    assert [f["action"] for f in by[JANE]["failures"]] == ["iam:CreateUser"]
+    assert any("1 duplicate event(s) dropped" in n for n in notes) and complete
 
 
 def test_listings_are_read_page_by_page(trail, workdir, aws, calls, client_hooks):
