@@ -12,13 +12,15 @@ per account per phase.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import policydoc
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details, login_profile_exists
+from remediator.model import ApiCall
 
 DENY_ALL_POLICY_ARN_SUFFIX = ":iam::aws:policy/AWSDenyAll"
 
@@ -145,3 +147,75 @@ def census(ctx: ReadContext) -> AdminCensus:
         return census_of(authorization_details(ctx), lambda name: login_profile_exists(ctx, name))
 
     return ctx.fact("admin_census", load)
+
+
+# Writes that can change who is a full administrator, or whether one can sign in to the console.
+ADMIN_CALLS = frozenset({
+    "remove_user_from_group", "add_user_to_group", "delete_user", "delete_login_profile", "delete_group",
+    "detach_group_policy", "attach_group_policy", "delete_group_policy", "put_group_policy",
+    "detach_user_policy", "attach_user_policy", "delete_user_policy", "put_user_policy",
+    "put_user_permissions_boundary", "delete_user_permissions_boundary", "create_policy_version",
+})  # fmt: skip
+
+
+def after_calls(
+    details: dict[str, list[dict[str, Any]]], calls: Iterable[ApiCall]
+) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+    """Pure: the authorization details as they would be once these calls ran, and the users whose console
+    password they delete. What the last-administrator guard judges a plan by, with `census_of`."""
+    after = copy.deepcopy(details)
+    users = {u["UserName"]: u for u in after.get("UserDetailList", [])}
+    groups = {g["GroupName"]: g for g in after.get("GroupDetailList", [])}
+    policies = {p["Arn"]: p for p in after.get("Policies", [])}
+    no_console: set[str] = set()
+
+    def entity(params: dict[str, Any]) -> dict[str, Any] | None:
+        return (
+            users.get(params.get("UserName", "")) if "UserName" in params else groups.get(params.get("GroupName", ""))
+        )
+
+    for call in calls:
+        if call.operation not in ADMIN_CALLS:
+            continue
+        op, params = call.operation, call.params
+        user = users.get(params.get("UserName", ""))
+        if op == "remove_user_from_group" and user is not None:
+            user["GroupList"] = [g for g in user.get("GroupList", []) if g != params.get("GroupName")]
+        elif op == "add_user_to_group" and user is not None:
+            user["GroupList"] = [*user.get("GroupList", []), params.get("GroupName")]
+        elif op == "delete_user":
+            users.pop(params.get("UserName", ""), None)
+        elif op == "delete_login_profile":
+            no_console.add(params.get("UserName", ""))
+        elif op == "delete_group":
+            groups.pop(params.get("GroupName", ""), None)
+        elif op in ("detach_group_policy", "detach_user_policy", "attach_group_policy", "attach_user_policy"):
+            target = entity(params)
+            if target is not None:
+                attached = [
+                    a for a in target.get("AttachedManagedPolicies", []) if a["PolicyArn"] != params["PolicyArn"]
+                ]
+                if op.startswith("attach"):
+                    attached.append({"PolicyArn": params["PolicyArn"]})
+                target["AttachedManagedPolicies"] = attached
+        elif op in ("delete_group_policy", "delete_user_policy", "put_group_policy", "put_user_policy"):
+            target = entity(params)
+            listing = "UserPolicyList" if "UserName" in params else "GroupPolicyList"
+            if target is not None:
+                kept = [i for i in target.get(listing, []) if i.get("PolicyName") != params.get("PolicyName")]
+                if op.startswith("put"):
+                    kept.append(
+                        {"PolicyName": params.get("PolicyName"), "PolicyDocument": params.get("PolicyDocument")}
+                    )
+                target[listing] = kept
+        elif op == "put_user_permissions_boundary" and user is not None:
+            user["PermissionsBoundary"] = {"PermissionsBoundaryArn": params.get("PermissionsBoundary")}
+        elif op == "delete_user_permissions_boundary" and user is not None:
+            user.pop("PermissionsBoundary", None)
+        elif op == "create_policy_version" and params.get("SetAsDefault"):
+            policy = policies.get(params.get("PolicyArn", ""))
+            if policy is not None:
+                policy["PolicyVersionList"] = [{"IsDefaultVersion": True, "Document": params.get("PolicyDocument")}]
+    after["UserDetailList"] = list(users.values())
+    after["GroupDetailList"] = list(groups.values())
+    return after, no_console

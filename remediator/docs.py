@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator import registry
+from remediator import admins, registry
 
 BASE_READ = ["sts:GetCallerIdentity"]
+# The last-administrator guard (guards.check_last_admins) reads these when a task can write one of ADMIN_WRITES.
+GUARD_READ = ["iam:GetAccountAuthorizationDetails", "iam:GetLoginProfile"]
+ADMIN_WRITES = frozenset("iam:" + "".join(word.capitalize() for word in call.split("_")) for call in admins.ADMIN_CALLS)
 
 
 def module_list() -> str:
@@ -58,6 +61,8 @@ def permissions_policy(tasks: list[tuple[str, dict[str, Any]]], *, check: bool) 
         writes = set(module.write_permissions(args))
         read |= reads
         write |= writes
+        if writes & ADMIN_WRITES:
+            read |= set(GUARD_READ)
         resources = module.resources(args)
         for action in reads | writes:
             if action in resources:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from remediator import admins
 from remediator.aws.context import ReadContext
+from remediator.aws.reads import authorization_details, login_profile_exists
 from remediator.errors import GuardError
 from remediator.identity import run_identity
 from remediator.keys import QUARANTINE_POLICY
@@ -21,6 +22,7 @@ def check_account(run: AccountRun, ctx: ReadContext) -> None:
                 f" of {plan.max_changes}; nothing applied"
             )
     check_own_credentials(run, ctx)
+    check_last_admins(run, ctx)
     if _turns_on_hard_expiry(run):
         census = admins.census(ctx)
         count = len(census.console_users)
@@ -63,6 +65,48 @@ def check_own_credentials(run: AccountRun, ctx: ReadContext) -> None:
                 f"{change.address} would {call.operation.replace('_', ' ')} the run's own credentials"
                 f" ({own.arn}); nothing applied"
             )
+
+
+def check_last_admins(run: AccountRun, ctx: ReadContext) -> None:
+    """Never leave fewer administrators who can reset passwords than hard expiry needs: a plan that takes
+    full admin rights or the console password from an administrator (a member removed from the admin
+    group, an admin user deleted or quarantined, an admin policy detached) is judged on the account as it
+    would be after every change of the run, and refused when it lowers the count below the minimum."""
+    calls = [call for change in run.changes for call in change.calls]
+    if not any(call.operation in admins.ADMIN_CALLS for call in calls):
+        return
+    before = admins.census(ctx)
+    details, no_console = admins.after_calls(authorization_details(ctx), calls)
+    console = {a.name for a in before.console_users}
+
+    def has_console(name: str) -> bool:
+        if name in no_console:
+            return False
+        return name in console or login_profile_exists(ctx, name)
+
+    after = admins.census_of(details, has_console)
+    left, had = len(after.console_users), len(before.console_users)
+    if left >= had or left >= MIN_ADMINS_FOR_HARD_EXPIRY:
+        return
+    kept = {a.name for a in after.console_users}
+    lost = [a.name for a in before.console_users if a.name not in kept]
+    users = authorization_details(ctx)["UserDetailList"]
+    their_groups = {g for u in users if u["UserName"] in lost for g in u.get("GroupList", [])}
+    by = sorted(
+        change.address
+        for change in run.changes
+        if any(
+            call.operation in admins.ADMIN_CALLS
+            and (call.params.get("UserName") in lost or call.params.get("GroupName") in their_groups)
+            for call in change.calls
+        )
+    )
+    names = ", ".join(sorted(kept)) or "none"
+    raise GuardError(
+        f"the run would leave {left} administrator(s) with console access ({names}), fewer than the"
+        f" {MIN_ADMINS_FOR_HARD_EXPIRY} needed so that one can reset another's password; it takes"
+        f" {', '.join(lost)} away ({', '.join(by[:5])}); nothing applied"
+    )
 
 
 def check_run(runs: list[AccountRun], max_changes: int | None) -> None:

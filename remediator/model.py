@@ -149,9 +149,13 @@ class Change:
         )
 
 
+INFO = "info"  # a finding's severity for notes (left alone by design): shown, never changes the exit code
+
+
 @dataclass(frozen=True)
 class Finding:
-    """What a check-only rule found and no API call of ours can fix."""
+    """What a check-only rule found and no API call of ours can fix. Severity `info` is a note (a resource
+    left alone by design): reported like the others, but not open, so it never makes the exit code 2."""
 
     address: str
     resource: str
@@ -161,6 +165,10 @@ class Finding:
     # What the finding rests on, as JSON-ready data (for iam_unused_permissions: the lists unused, unknown
     # and used). Reports in JSON carry it; text reports show the message only. Not hashed: it is a mapping.
     evidence: dict[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def open(self) -> bool:
+        return self.severity != INFO
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -251,3 +259,8 @@ class AccountRun:
     @property
     def findings(self) -> list[Finding]:
         return [f for tp in self.task_plans for f in tp.findings]
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        """The findings that keep a run from passing (all but `info` notes)."""
+        return [f for f in self.findings if f.open]

@@ -50,6 +50,8 @@ def prepare(
         if not names:
             warnings.append(f"{play.location}: play {play.name!r} matches no account; skipped")
             continue
+        if not play.tasks:
+            warnings.append(f"{play.location}: play {play.name!r} has no tasks (tasks: []); nothing to do")
         for name in names:
             if name not in accounts:
                 accounts[name] = _resolve_account(inventory, name, extra_vars, renderer)

@@ -35,7 +35,9 @@ What a module must get right:
   cannot (say so in the summary: "cannot be undone").
 - **Addresses come from the builder**: `build = ChangeBuilder(scope, self.name)`, then
   `build.update(resource, before=..., after=..., calls=..., undo=..., summary=..., reason=...)`;
-  findings with `build.finding(resource, severity, message, controls.of("rule"))`.
+  findings with `build.finding(resource, severity, message, controls.of("rule"))`. Severity `INFO` is
+  for notes on what is left alone by design (a service-linked role a sweep never touches): reported,
+  never open, so it never makes the exit code 2.
 - **A change that creates an entity** says so (`creates="role:NAME"`, `"policy:ARN"`): later tasks of
   the same run may refer to it (`ctx.will_exist`, `ctx.planned_policies`), and calls that name it wait
   out IAM's eventual consistency (NoSuchEntity is retried for two minutes) instead of failing.
@@ -73,7 +75,7 @@ from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError, TaskFailed
 from remediator.facts import Fact, key
-from remediator.model import ApiCall, Change, Finding
+from remediator.model import INFO, ApiCall, Change, Finding
 from remediator.registry import Document, Module, PlanResult, literal, register
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "ChangeBuilder",
     "Document",
     "Finding",
+    "INFO",
     "Module",
     "PlanResult",
     "ReadContext",

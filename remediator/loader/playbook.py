@@ -58,9 +58,13 @@ def _load_play(raw: Any, file: str, line: int | None) -> Play:
             )
         loaded = yamlfile.load(target, "vars file")
         variables.update(_mapping(loaded, str(target), getattr(loaded, "line", 1), "vars file"))
+    if "tasks" not in raw:
+        raise ConfigError(
+            f"play {play_name!r} has no 'tasks': give its tasks as a list (an empty list, tasks: [], is allowed)",
+            file=file,
+            line=line,
+        )
     tasks_raw = raw.get("tasks")
-    if tasks_raw is None:
-        tasks_raw = LocList()
     if not isinstance(tasks_raw, list):
         raise ConfigError("'tasks' must be a list", file=file, line=raw.line_of("tasks"))
     tasks = []

@@ -28,7 +28,7 @@ from remediator.awsrules import ROLE_LAST_USED_DAYS
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, AwsError, TaskFailed
 from remediator.events import callers
-from remediator.model import ApiCall, Change, Finding
+from remediator.model import INFO, ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
 from remediator.roles import Role, aws_managed_reason, find_role, read_roles, role_name_of_arn
 from remediator.timeutil import parse_time
@@ -183,7 +183,10 @@ class Roles(Module):
             if protected:
                 if above or evidence:
                     rule = "is above the session cap" if above else f"is unused ({evidence})"
-                    findings.append(build.finding(name, "low", f"role {name} {rule} but was left alone: {protected}"))
+                    # AWS's own roles are left alone by design (a note); the run's own role is a finding.
+                    severity = INFO if role.aws_managed else "low"
+                    message = f"role {name} {rule} but was left alone: {protected}"
+                    findings.append(build.finding(name, severity, message))
                 continue
             swept += 1
             if evidence and delete:

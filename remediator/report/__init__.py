@@ -17,8 +17,8 @@ from remediator.model import APPLIED, AccountRun, TaskPlan
 
 OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED = "ok", "changed", "would_change", "failed", "skipped"
 STATUSES = (OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED)
-# The counts' key for findings, counted one by one (not a task status).
-FINDINGS = "findings"
+# The counts' keys for findings, counted one by one (not a task status): open ones, and `info` notes.
+FINDINGS, NOTES = "findings", "info"
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
 
@@ -48,11 +48,15 @@ class Report:
         return OK  # findings, if any, are counted apart: the task itself ran fine
 
     def counts(self, run: AccountRun) -> dict[str, int]:
-        """Tasks by status, then `findings`: every finding of the account, one by one."""
+        """Tasks by status, then `findings`: every open finding of the account, one by one; then, when
+        there are any, `info`: the notes (findings of severity info), which never change the exit code."""
         counts = dict.fromkeys(STATUSES, 0)
         for plan in run.task_plans:
             counts[self.task_status(run, plan)] += 1
-        counts[FINDINGS] = sum(len(plan.findings) for plan in run.task_plans)
+        counts[FINDINGS] = len(run.open_findings)
+        notes = len(run.findings) - counts[FINDINGS]
+        if notes:
+            counts[NOTES] = notes
         return counts
 
     def account_failed(self, run: AccountRun) -> bool:
@@ -68,7 +72,7 @@ class Report:
         if self.error or any(self.account_failed(run) for run in self.runs):
             return EXIT_ERROR
         pending = self.mode == "check" and any(run.changes for run in self.runs)
-        findings = any(run.findings for run in self.runs)
+        findings = any(run.open_findings for run in self.runs)
         return EXIT_PENDING if pending or findings else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:

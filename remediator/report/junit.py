@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from remediator.model import APPLIED, AccountRun, TaskPlan
+from remediator.model import APPLIED, AccountRun, Finding, TaskPlan
 from remediator.report import CHANGED, FAILED, OK, SKIPPED, WOULD_CHANGE, Report, formatter
 
 COUNTED = ("failure", "error", "skipped")
@@ -73,22 +73,28 @@ def _task(report: Report, run: AccountRun, plan: TaskPlan, case: ET.Element) -> 
     elif status == FAILED:
         _add(case, "failure", plan.error or "changes not applied", _results(run, plan) if plan.changes else "")
     elif status == WOULD_CHANGE:
-        message = "changes pending" + (f", {_open(plan)}" if plan.findings else "")
+        message = "changes pending" + (f", {_open(plan)}" if _open_findings(plan) else "")
         _add(case, "failure", message, "\n".join(t for t in (changes, findings) if t), WOULD_CHANGE)
-    elif plan.findings:
+    elif _open_findings(plan):
         # A task with open findings fails, whether it changed something or not: the exit code (2) says
         # findings are open.
         message = f"changes applied, {_open(plan)}" if status == CHANGED else _open(plan)
         _add(case, "failure", message, findings, "findings")
     if status == CHANGED:
         _text(case, "system-out", changes)
-    elif status == OK and plan.noop_reason and not plan.findings:
+    elif findings:
+        _text(case, "system-out", findings)  # info notes only: they never fail a case
+    if status == OK and plan.noop_reason and not plan.findings:
         _text(case, "system-out", plan.noop_reason)
     return False
 
 
+def _open_findings(plan: TaskPlan) -> list[Finding]:
+    return [f for f in plan.findings if f.open]
+
+
 def _open(plan: TaskPlan) -> str:
-    return f"{len(plan.findings)} finding(s) open"
+    return f"{len(_open_findings(plan))} finding(s) open"
 
 
 def _results(run: AccountRun, plan: TaskPlan) -> str:

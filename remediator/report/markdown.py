@@ -62,7 +62,7 @@ def overall_verdict(report: Report) -> str:
     if code == EXIT_OK:
         return "converged" if report.mode == "apply" and any(r.converged for r in report.runs) else "compliant"
     pending = report.mode == "check" and any(run.changes for run in report.runs)
-    findings = any(run.findings for run in report.runs)
+    findings = any(run.open_findings for run in report.runs)
     return ", ".join(w for w, on in (("changes pending", pending), ("findings open", findings)) if on)
 
 

@@ -20,7 +20,7 @@ from remediator.report import EXIT_ERROR, Report, formatter
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "remediatorAddress/v1"
-SEVERITY_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+SEVERITY_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "none"}
 ERROR_RESULTS = (FAILED, STALE, NOT_CONVERGED)
 
 

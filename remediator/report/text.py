@@ -108,7 +108,7 @@ def verdict(report: Report, run: AccountRun) -> str:
     if report.account_failed(run):
         return "FAILED"
     if report.mode == "check":
-        return "changes pending" if run.changes else ("findings open" if run.findings else "compliant")
+        return "changes pending" if run.changes else ("findings open" if run.open_findings else "compliant")
     if run.converged:
-        return "converged" + (", findings open" if run.findings else "")
-    return "findings open" if run.findings else "compliant"
+        return "converged" + (", findings open" if run.open_findings else "")
+    return "findings open" if run.open_findings else "compliant"

@@ -78,3 +78,55 @@ def test_apply_honours_max_changes(iam, aws, workdir, calls):
     assert calls.mutating == []
     assert cli("apply", "plan.json", "--max-changes", "1").code == 0
     assert iam.get_account_password_policy()["PasswordPolicy"]["MinimumPasswordLength"] == 14
+
+
+ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def admins_group(iam, *names: str) -> None:
+    """Group `admins` with an inline allow-all; each user in it, with a console password."""
+    iam.create_group(GroupName="admins")
+    iam.put_group_policy(GroupName="admins", PolicyName="all", PolicyDocument=json.dumps(ALL))
+    for name in names:
+        iam.create_user(UserName=name)
+        iam.add_user_to_group(GroupName="admins", UserName=name)
+        iam.create_login_profile(UserName=name, Password="Xx-0123456789!")
+
+
+def test_a_run_that_would_leave_fewer_than_two_administrators_is_refused(iam, aws, workdir, calls):
+    admins_group(iam, "alice", "bob")
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", (
+        "- tasks:\n    - name: drop admin rights\n"
+        "      iam_inline_policy: {group: admins, policy_name: all, state: absent}\n"
+    ))  # fmt: skip
+
+    checked = cli("run", book, "-i", inv, "--check")
+    applied = cli("run", book, "-i", inv)
+
+    for result in (checked, applied):
+        assert result.code == 1, result.out + result.err
+        assert "would leave 0 administrator(s) with console access (none)" in result.err
+        assert "alice, bob" in result.err and "iam_inline_policy/group/admins/all" in result.err
+    assert calls.mutating == []
+    assert iam.list_group_policies(GroupName="admins")["PolicyNames"] == ["all"]
+
+
+def test_a_run_that_keeps_two_administrators_goes_ahead(iam, aws, workdir, calls):
+    admins_group(iam, "alice", "bob")
+    for name in ("carol", "dave"):
+        iam.create_user(UserName=name)
+        iam.create_login_profile(UserName=name, Password="Xx-0123456789!")
+        iam.put_user_policy(UserName=name, PolicyName="mine", PolicyDocument=json.dumps(ALL))
+    iam.add_user_to_group(GroupName="admins", UserName="carol")  # carol stays admin through the group
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", (
+        "- tasks:\n"
+        "    - iam_inline_policy: {user: carol, policy_name: mine, state: absent}\n"
+        "    - iam_inline_policy: {user: dave, policy_name: mine, state: absent}\n"
+    ))  # fmt: skip
+
+    applied = cli("run", book, "-i", inv)
+
+    assert applied.code == 0, applied.out + applied.err  # 4 → 3 administrators: above the minimum
+    assert sorted(calls.mutating) == ["DeleteUserPolicy", "DeleteUserPolicy"]

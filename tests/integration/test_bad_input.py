@@ -191,6 +191,13 @@ CASES = [
         ("a playbook is a list of plays",),
     ),
     Case(
+        "play-without-tasks",
+        {"play.yml": "- name: baseline\n  accounts: all\n"},
+        RUN,
+        "play.yml:1",
+        ("play 'baseline' has no 'tasks'", "tasks: []"),
+    ),
+    Case(
         "unknown-play-key",
         {"play.yml": "- name: baseline\n  accounts: all\n  task: []\n"},
         RUN,

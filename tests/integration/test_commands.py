@@ -173,3 +173,14 @@ def test_an_ascii_only_terminal_still_gets_the_report_and_the_journal(aws, workd
     assert result.returncode == 0, result.stdout + result.stderr
     assert "MinimumPasswordLength 8 \\u2192 14" in result.stdout
     assert "journal: .remediator/journal/" in result.stdout and "converged" in result.stdout
+
+
+def test_a_play_with_an_empty_task_list_says_so_and_changes_nothing(aws, workdir, calls):
+    """`tasks: []` is allowed (a play being written); the run says it has nothing to do. A play without
+    `tasks` at all is bad input (tests/integration/test_bad_input.py)."""
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", "- name: placeholder\n  accounts: all\n  tasks: []\n")
+    result = cli("run", str(book), "-i", str(inv))
+    assert result.code == 0, result.out + result.err
+    assert "play.yml:1: play 'placeholder' has no tasks (tasks: []); nothing to do" in result.out
+    assert calls.mutating == []

@@ -58,6 +58,30 @@ def test_own_role_and_service_linked_roles_are_left_alone_and_reported(iam, aws,
     assert sessions(iam)["remediator"] == 43200 and sessions(iam)[linked] == 43200
 
 
+def test_a_service_linked_role_left_alone_is_a_note_that_never_keeps_the_run_red(iam, aws, workdir, calls):
+    """Left alone by design, for ever: an `info` finding, shown in every format, never exit 2."""
+    make_role(iam, "other", MaxSessionDuration=3600)
+    iam.create_service_linked_role(AWSServiceName="support.amazonaws.com")
+    linked = next(r["RoleName"] for r in iam.list_roles()["Roles"] if r["Path"].startswith("/aws-service-role/"))
+    iam.update_role(RoleName=linked, MaxSessionDuration=43200)
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", "- tasks:\n    - iam_roles: {max_session_duration: 3600}\n")
+
+    text = cli("run", book, "-i", inv, "--check")
+    assert text.code == 0, text.out + text.err
+    assert "finding (info)" in text.out and "service-linked" in text.out
+    assert "findings=0 info=1" in text.out and "compliant" in text.out
+    report = json.loads(cli("run", book, "-i", inv, "--check", "--format", "json").out)
+    account = report["accounts"][0]
+    assert report["exit_code"] == 0 and account["counts"]["findings"] == 0 and account["counts"]["info"] == 1
+    assert account["tasks"][0]["findings"][0]["severity"] == "info"
+    junit = cli("run", book, "-i", inv, "--check", "--format", "junit").out
+    assert "<failure" not in junit and "service-linked" in junit
+    sarif = json.loads(cli("run", book, "-i", inv, "--check", "--format", "sarif").out)
+    assert [r["level"] for r in sarif["runs"][0]["results"]] == ["none"]
+    assert calls.mutating == []
+
+
 def test_unused_roles_reported_with_evidence(iam, aws, workdir, calls):
     for name in ("stale", "never", "recent", "young"):
         make_role(iam, name)
