@@ -20,6 +20,11 @@ so `plan` is pure; `load_current` builds the same from a plan case's JSON. Each 
 is one change or one finding with its evidence. A key is only ever changed for what it matches itself
 (Cloud Custodian's #5583 disabled users' other keys); the key the run signs with is never changed but
 reported with the reason.
+
+Age alone is only reported by default: switching off a key in use breaks whoever uses it. `enforce_rotation`
+lets an organisation that must rotate act anyway, on keys older than `max_age_days` + `rotation_grace_days`;
+such a key's last use is always read live, the change names what breaks, and its before-image leaves the
+last use out (a key in use is used again between plan and apply, and the decision never depended on it).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ ONE_KEY_CONTROLS = controls.of("one_active_key")
 ROTATION_CONTROLS = controls.of("key_rotation")
 ACTIONS = ("report", "deactivate", "delete")
 RULE_OPTIONS = ("unused_days", "max_age_days", "max_active_per_user", "delete_after_days")
+DEFAULT_GRACE_DAYS = 14
 # A sweep that deactivates or deletes stops above this many changes unless the task sets max_changes.
 LIVE, REPORT = "GetAccessKeyLastUsed", "credential report"
 
@@ -84,6 +90,8 @@ class Rules:
     max_age_days: int | None
     max_active: int | None
     delete_after_days: int | None
+    enforce_rotation: bool = False
+    grace_days: int = DEFAULT_GRACE_DAYS
 
     @classmethod
     def of(cls, args: dict[str, Any], now: datetime) -> Rules:
@@ -94,6 +102,8 @@ class Rules:
             args.get("max_age_days"),
             args.get("max_active_per_user"),
             args.get("delete_after_days"),
+            args.get("enforce_rotation") is True,
+            args.get("rotation_grace_days", DEFAULT_GRACE_DAYS),
         )
 
     @property
@@ -128,6 +138,16 @@ class Rules:
                 return True
         return False
 
+    def enforced_from(self, created: datetime | None) -> datetime | None:
+        """When a key created then is rotated by force; None when rotation is not enforced (or age unknown)."""
+        if not (self.enforce_rotation and self.destructive) or self.max_age_days is None or created is None:
+            return None
+        return created + timedelta(days=self.max_age_days + self.grace_days)
+
+    def enforced(self, created: datetime | None) -> bool:
+        due = self.enforced_from(created)
+        return due is not None and due < self.now
+
     def deletable_mark(self, day: date | None) -> bool:
         if self.delete_after_days is None or not self.destructive or day is None:
             return False
@@ -148,6 +168,8 @@ def _last_use_source(rules: Rules, key: AccessKey, crowded: bool, marks: dict[st
     if key.active:
         if crowded:  # a key to deactivate is chosen on live dates; a report may use the report's
             return REPORT if slot is not None and not rules.destructive else LIVE
+        if rules.enforced(created):
+            return LIVE  # acted on even if in use: what breaks is named from a live read
         if rules.older_than(created, rules.unused_cutoff):
             recent = slot is not None and slot.last_used is not None and slot.last_used >= rules.unused_cutoff
             # Report mode only reports: the report's dates (at most hours behind) are evidence enough. A key
@@ -174,9 +196,11 @@ def _with_last_use(key: AccessKey, source: str | None, live: dict[str, Any] | No
     )
 
 
-def state(key: AccessKey, marks: dict[str, str]) -> dict[str, Any]:
-    """What a change to one key depends on (JSON-friendly): compared with before-images for staleness."""
-    return {**key.image("Status", "CreateDate", "LastUsedDate"), "DeactivatedOn": marks.get(key.key_id)}
+def state(key: AccessKey, marks: dict[str, str], *, last_use: bool = True) -> dict[str, Any]:
+    """What a change to one key depends on (JSON-friendly): compared with before-images for staleness.
+    Without `last_use` for a change decided on age alone, which a later use of the key must not make stale."""
+    fields = ("Status", "CreateDate", "LastUsedDate") if last_use else ("Status", "CreateDate")
+    return {**key.image(*fields), "DeactivatedOn": marks.get(key.key_id)}
 
 
 def evidence(user: str, key: AccessKey, now: datetime) -> str:
@@ -200,13 +224,33 @@ def evidence(user: str, key: AccessKey, now: datetime) -> str:
     return ", ".join(parts)
 
 
+def breaks(key: AccessKey, now: datetime) -> str:
+    """What switching the key off breaks, from its last use: when, by which service, in which region."""
+    if key.last_used_source is None:
+        return "whatever still signs with it (its last use was not read)"
+    used = _time(key.last_used_date)
+    if used is None:
+        return "nothing on record (never used)"
+    service, region = key.last_used_service, key.last_used_region
+    by = (f" by {service}" if service else "") + (f" in {region}" if region else "")
+    return f"whatever still signs with it, last used {timeutil.ago(used, now)}{by}"
+
+
+def until(moment: datetime, now: datetime) -> str:
+    """A coming date as evidence: '2026-06-15 (in 14 days)'."""
+    days = (moment.date() - now.date()).days
+    when = "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
+    return f"{moment.date().isoformat()} ({when})"
+
+
 @register
 class AccessKeys(Module):
     name = "iam_access_keys"
     destructive_actions = ("deactivate", "delete")
     summary = (
         "Sweep access keys, judged per key: report (or deactivate, or delete) keys unused for N days, report keys"
-        " due for rotation, keep at most N active keys per user, delete keys remediator deactivated long ago."
+        " due for rotation (or enforce it), keep at most N active keys per user, delete keys remediator"
+        " deactivated long ago."
     )
     args_schema = {
         "properties": {
@@ -218,7 +262,8 @@ class AccessKeys(Module):
             "max_age_days": {
                 "type": "integer",
                 "minimum": 1,
-                "description": "rotation due: active keys older than this are reported (AWS cannot rotate for you)",
+                "description": "rotation due: active keys older than this are reported (AWS cannot rotate for you);"
+                " acted on only with enforce_rotation",
             },
             "max_active_per_user": {
                 "type": "integer",
@@ -229,14 +274,28 @@ class AccessKeys(Module):
             },
             "action": {
                 "enum": list(ACTIONS),
-                "description": "report (default: findings only), deactivate (reversible), or delete unused keys"
-                " (cannot be undone)",
+                "description": "report (default: findings only), deactivate (reversible), or delete unused keys and,"
+                " with enforce_rotation, keys past rotation (cannot be undone)",
             },
             "delete_after_days": {
                 "type": "integer",
                 "minimum": 1,
                 "description": "delete keys remediator deactivated at least this long ago, still inactive and"
                 " unused since",
+            },
+            "enforce_rotation": {
+                "type": "boolean",
+                "default": False,
+                "description": "default false: age alone is only reported. true (needs max_age_days and action"
+                " deactivate or delete): keys older than max_age_days + rotation_grace_days are deactivated or"
+                " deleted even if in use; the change names what breaks (last use, service, region)",
+            },
+            "rotation_grace_days": {
+                "type": "integer",
+                "minimum": 0,
+                "default": DEFAULT_GRACE_DAYS,
+                "description": f"with enforce_rotation: days past max_age_days a key is only reported, with the"
+                f" date enforcement starts (default {DEFAULT_GRACE_DAYS})",
             },
             **selection.options("user name"),
         },
@@ -260,6 +319,8 @@ class AccessKeys(Module):
     max_active_per_user: 1
     action: report            # deactivate: reversible (rollback re-activates); delete: cannot be undone
     # delete_after_days: 30   # with deactivate: delete keys remediator deactivated 30 days ago, unused since
+    # enforce_rotation: true  # with deactivate/delete: act on keys older than max_age_days + 14, even in use
+    # rotation_grace_days: 14 # with enforce_rotation: report only, and say when enforcement starts
     exclude: [break-glass-*]
 """
 
@@ -268,25 +329,48 @@ class AccessKeys(Module):
         deletes = ["iam:DeleteAccessKey", "iam:UntagUser"]  # a key remediator deactivated loses its tag too
         if action == "report":
             return []
+        deactivates = ["iam:UpdateAccessKey", "iam:TagUser"]
         if action == "deactivate":
-            return ["iam:UpdateAccessKey", "iam:TagUser"] + (deletes if "delete_after_days" in args else [])
-        return deletes if action == "delete" else super().write_permissions(args)
+            return deactivates + (deletes if "delete_after_days" in args else [])
+        if action == "delete":  # extra keys above max_active_per_user are deactivated, never deleted
+            return deletes + (deactivates if "max_active_per_user" in args else [])
+        return super().write_permissions(args)
 
     def validate(self, args: dict[str, Any]) -> None:
+        action = args.get("action", "report")
+        self._validate_enforcement(args, action)
         if not any(option in args for option in RULE_OPTIONS):
             raise ArgError(None, "name a rule: unused_days, max_age_days, max_active_per_user or delete_after_days")
-        action = args.get("action", "report")
         if "delete_after_days" in args and action == "report":
             raise ArgError(
                 "delete_after_days", "deletes keys remediator deactivated: give action: deactivate (or delete)"
             )
-        if action != "report" and not any(
-            o in args for o in ("unused_days", "max_active_per_user", "delete_after_days")
-        ):
+        acting = ("unused_days", "max_active_per_user", "delete_after_days")
+        if action != "report" and not any(o in args for o in acting) and args.get("enforce_rotation") is not True:
             raise ArgError(
                 "action",
                 f"action: {action} acts on unused_days, max_active_per_user or delete_after_days; max_age_days"
-                " alone is only reported (AWS cannot rotate a key for you)",
+                " alone is only reported (AWS cannot rotate a key for you) unless enforce_rotation: true",
+            )
+
+    @staticmethod
+    def _validate_enforcement(args: dict[str, Any], action: str) -> None:
+        """enforce_rotation acts on age, so it needs an age and an action; a grace period alone does nothing."""
+        if args.get("enforce_rotation") is True:
+            if "max_age_days" not in args:
+                raise ArgError(
+                    "enforce_rotation",
+                    "needs max_age_days: the age past which (plus rotation_grace_days) keys are rotated by force",
+                )
+            if action not in ("deactivate", "delete"):
+                raise ArgError(
+                    "enforce_rotation",
+                    f"acts on keys, which action: {action} never does: give action: deactivate (reversible) or"
+                    " delete (keys due for rotation are already reported)",
+                )
+        elif "rotation_grace_days" in args:
+            raise ArgError(
+                "rotation_grace_days", "does nothing without enforce_rotation: true (age alone is only reported)"
             )
 
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -429,7 +513,7 @@ class AccessKeys(Module):
                 f"deactivated by remediator on {timeutil.ago(day, now)}, delete after {rules.delete_after_days}"
                 f" days; inactive and unused since. Evidence: {proof}"
             )
-            return self._delete(build, resource, user, key, marks, reason), None
+            return self._delete(build, resource, user, key_id, state(key, marks), marks, reason), None
 
         rules_hit: list[tuple[str, tuple[str, ...], str]] = []  # (rule, controls, severity)
         unused = None
@@ -447,9 +531,8 @@ class AccessKeys(Module):
                 f" {rules.max_active}, and the least recently used"
             )
             rules_hit.append((extra, ONE_KEY_CONTROLS, "low"))
-        rotation = None
-        if rules.older_than(created, rules.rotation_cutoff) and created is not None:
-            rotation = f"rotation due: older than {rules.max_age_days} days"
+        rotation = self._rotation(rules, created, now)
+        if rotation:
             rules_hit.append((rotation, ROTATION_CONTROLS, "medium"))
         if not rules_hit:
             return None, None
@@ -457,43 +540,75 @@ class AccessKeys(Module):
         text = "; ".join(r for r, _, _ in rules_hit)
         controls = tuple(c for _, cs, _ in rules_hit for c in cs)
         severity = "medium" if any(s == "medium" for _, _, s in rules_hit) else "low"
-        acts = rules.destructive and (unused or extra)
+        enforced = rules.enforced(created)
+        pending = rules.enforced_from(created) is not None and rotation is not None and not enforced
+        acts = rules.destructive and (unused or extra or enforced)
         if not acts:
+            then = f" What breaks then: {breaks(key, now)}." if pending else ""
             return None, build.finding(
-                resource, severity, f"{self._what(user, key_id)}: {text}. Evidence: {proof}", controls
+                resource, severity, f"{self._what(user, key_id)}: {text}.{then} Evidence: {proof}", controls
             )
         if is_own:
             return None, build.finding(
                 resource, "low", f"{self._what(user, key_id)}: {text}. {self._own()}. Evidence: {proof}", controls
             )
         reason = f"{text}. Evidence: {proof}"
-        if unused and rules.action == "delete":
-            return self._delete(build, resource, user, key, marks, reason), None
+        why, what_breaks = ("enforced rotation; ", f". What breaks: {breaks(key, now)}") if enforced else ("", "")
+        # Age alone decided it: a use of the key between plan and apply must not make the change stale.
+        before = state(key, marks, last_use=bool(unused or extra))
+        if (unused or enforced) and rules.action == "delete":
+            return self._delete(build, resource, user, key_id, before, marks, reason, why, what_breaks), None
         day = now.date().isoformat()
         calls, undo = deactivate_calls(user, key_id, day)
         change = build.change(
             "disable",
             resource,
-            before=state(key, marks),
+            before=before,
             after={"Status": "Inactive", "DeactivatedOn": day},
             calls=calls,
             undo=undo,
-            summary=f"deactivate access key {key_id} of user {user} (rollback re-activates it); its user's other"
-            " keys are left alone",
+            summary=f"deactivate access key {key_id} of user {user} ({why}rollback re-activates it); its user's"
+            f" other keys are left alone{what_breaks}",
             reason=reason,
         )
         return change, None
 
+    @staticmethod
+    def _rotation(rules: Rules, created: datetime | None, now: datetime) -> str | None:
+        """The rotation rule's words for a key: due (reported), due with enforcement to come, or enforced."""
+        if created is None or not rules.older_than(created, rules.rotation_cutoff):
+            return None
+        due = f"rotation due: older than {rules.max_age_days} days"
+        start = rules.enforced_from(created)
+        if start is None:
+            return due
+        if start < now:
+            return (
+                f"rotation enforced: older than {rules.max_age_days} days plus {rules.grace_days} days' grace"
+                f" (enforced since {timeutil.ago(start, now)})"
+            )
+        act = "deleted" if rules.action == "delete" else "deactivated"
+        return f"{due}; enforced rotation starts {until(start, now)}: it is then {act} even if in use"
+
+    @staticmethod
     def _delete(
-        self, build: ChangeBuilder, resource: str, user: str, key: AccessKey, marks: dict[str, str], reason: str
+        build: ChangeBuilder,
+        resource: str,
+        user: str,
+        key_id: str,
+        before: dict[str, Any],
+        marks: dict[str, str],
+        reason: str,
+        why: str = "",
+        what_breaks: str = "",
     ) -> Change:
-        key_id = key.key_id
         return build.delete(
             resource,
-            before=state(key, marks),
+            before=before,
             calls=delete_calls(user, key_id, tagged=key_id in marks),
             undo=None,
-            summary=f"delete access key {key_id} of user {user} (cannot be undone: a deleted key is gone for good)",
+            summary=f"delete access key {key_id} of user {user} ({why}cannot be undone: a deleted key is gone for"
+            f" good){what_breaks}",
             reason=reason,
         )
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from tests.conftest import cli, write, write_inventory
-from tests.emulator import ACCOUNT, age_key, days_ago, keep_key_dates, sign_as, today
+from tests.emulator import ACCOUNT, age_key, backend, days_ago, keep_key_dates, sign_as, today
 
 DEACTIVATE = "- tasks:\n    - name: keys\n      iam_access_keys: {unused_days: 90, action: deactivate}\n"
 TAG = "remediator:deactivated:"
@@ -255,3 +255,129 @@ def test_the_key_that_assumes_the_runs_role_is_protected_too(iam, aws, workdir, 
     assert calls.count("AssumeRole") == 1
     assert status(iam, "runner") == {base["AccessKeyId"]: "Active"}, result.out + result.err
     assert "the key this run signs with" in result.out
+
+
+# --- enforce_rotation ------------------------------------------------------------------------------------
+
+ENFORCE = (
+    "- tasks:\n    - name: rotate\n"
+    "      iam_access_keys: {max_age_days: 90, enforce_rotation: true, action: deactivate%s}\n"
+)
+NOWHERE = "http://127.0.0.1:9"  # nothing listens there: bad input must fail before any call
+
+
+def used_from(key_id, days, service, region):
+    """Set a key's last use (days ago) with its service and region, as GetAccessKeyLastUsed reports them."""
+    from moto.iam.models import AccessKeyLastUsed
+
+    key = next(k for u in backend().users.values() for k in u.access_keys if k.access_key_id == key_id)
+    key.last_used = AccessKeyLastUsed(days_ago(days), service, region)
+
+
+def test_four_steps_enforced_rotation_deactivates_an_old_key_in_use_never_its_sibling(iam, aws, workdir, calls):
+    old = new_key(iam, "app", 200, 1)
+    used_from(old, 1, "s3", "eu-west-1")
+    sibling = new_key(iam, "app", 10, 1)  # same user, young and in use
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", ENFORCE % "")
+
+    first = cli("run", book, "-i", inv, "--check")
+    assert first.code == 2, first.out + first.err
+    assert f"would change: test/global/iam_access_keys/app/{old}" in first.out
+    assert "enforced rotation" in first.out and "rotation enforced: older than 90 days plus 14 days' grace" in first.out
+    yesterday = days_ago(1).date().isoformat()
+    assert f"What breaks: whatever still signs with it, last used {yesterday} (1 day ago) by s3 in eu-west-1" in (
+        first.out
+    )
+    assert sibling not in first.out
+    assert calls.count("GetAccessKeyLastUsed") == 1  # what breaks comes from a live read of that key only
+    assert calls.mutating == []
+
+    second = cli("run", book, "-i", inv)
+    assert second.code == 0, second.out + second.err
+    assert status(iam, "app") == {old: "Inactive", sibling: "Active"}
+    assert tags(iam, "app") == {TAG + old: today()}  # reversible: rollback finds it again
+    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+
+    calls.clear()
+    third = cli("run", book, "-i", inv)
+    assert third.code == 0, third.out + third.err
+    assert calls.mutating == []
+    fourth = cli("run", book, "-i", inv, "--check")
+    assert fourth.code == 0 and "would change" not in fourth.out, fourth.out
+
+
+def test_within_the_grace_period_an_old_key_is_only_reported_with_its_start_date(iam, aws, workdir, calls):
+    old = new_key(iam, "app", 200, 1)
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", ENFORCE % ", rotation_grace_days: 120")
+
+    result = cli("run", book, "-i", inv)
+    assert result.code == 2, result.out + result.err
+    starts = days_ago(-10).date().isoformat()
+    assert f"finding (medium): app/{old}" in result.out
+    assert f"enforced rotation starts {starts} (in 10 days): it is then deactivated even if in use" in result.out
+    assert "What breaks then: whatever still signs with it" in result.out
+    assert calls.mutating == []
+    assert status(iam, "app") == {old: "Active"}
+
+
+def test_an_enforced_change_is_not_stale_when_the_key_is_used_after_the_plan(iam, aws, workdir, calls):
+    """Age alone decided it: the key's next use, certain for a key in use, must not make the saved plan stale."""
+    old = new_key(iam, "app", 200, 3)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", ENFORCE % "")
+    assert cli("run", book, "-i", inv, "--check", "--plan-out", "plan.json").code == 2
+    age_key(old, 200, 0)  # used again after the plan was made
+
+    applied = cli("apply", "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert status(iam, "app") == {old: "Inactive"}
+    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+
+
+@pytest.mark.parametrize(
+    ("options", "line", "option", "says"),
+    [
+        (
+            "unused_days: 90\n        enforce_rotation: true\n        action: deactivate",
+            7,
+            "enforce_rotation",
+            "needs max_age_days",
+        ),
+        (
+            "max_age_days: 90\n        enforce_rotation: true\n        action: report",
+            7,
+            "enforce_rotation",
+            "give action: deactivate (reversible) or delete",
+        ),
+        (
+            "max_age_days: 90\n        rotation_grace_days: 30",
+            7,
+            "rotation_grace_days",
+            "does nothing without enforce_rotation: true",
+        ),
+    ],
+    ids=["without-max-age-days", "with-action-report", "grace-without-enforcement"],
+)
+def test_enforce_rotation_bad_input_is_one_line_exit_1_no_call(workdir, calls, options, line, option, says):
+    body = (
+        f"- name: baseline\n  accounts: all\n  tasks:\n    - name: rotate\n      iam_access_keys:\n        {options}\n"
+    )
+    book, inv = write(workdir, "play.yml", body), write_inventory(workdir, NOWHERE)
+
+    result = cli("run", book, "-i", inv, "--check")
+    assert result.code == 1, result.out + result.err
+    assert result.out == "" and "Traceback" not in result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith(f"error: {book}:{line}: "), lines[0]
+    assert "task 'rotate'" in lines[0] and f"option {option!r}" in lines[0] and says in lines[0], lines[0]
+    assert calls.records == []
+
+
+def test_doc_shows_the_enforcement_options():
+    result = cli("doc", "iam_access_keys")
+    assert result.code == 0, result.err
+    options = {line.split()[0]: line for line in result.out.splitlines() if line.startswith("  ") and line.split()}
+    assert "boolean" in options["enforce_rotation"] and "default false" in options["enforce_rotation"]
+    assert "integer" in options["rotation_grace_days"] and "default 14" in options["rotation_grace_days"]
+    assert "enforce_rotation: true" in result.out.split("EXAMPLE", 1)[1]
