@@ -1,4 +1,4 @@
-"""Users: the `User` fact of the `iam_users` sweep and its one reader.
+"""Users: the `User` fact, its one reader, and how to delete a user (shared by `iam_users` and `iam_user`).
 
 The reader follows the credential report's rule: the report (up to four hours old) and the shared
 GetAccountAuthorizationDetails read give every user (`read_users`); live per-user reads then confirm the
@@ -17,6 +17,10 @@ anything else, at every level:
     Live (confirmed with live reads),
     Dependents (None, or {SigningCertificates, SSHPublicKeys, ServiceSpecificCredentials, MFADevices})
 
+Deleting a user takes its dependents first, in the order AWS requires (`delete_user_calls`), so the sweep
+and the one-user module delete the same way; both plan it only for a user whose keys were confirmed and
+whose dependents were read.
+
 A user's keys are `ReportedKey`s, not `keys.AccessKey`: a key known only from the credential report has
 no AccessKeyId (AccessKey's is a str), and AccessKey's JSON form carries LastUsedRegion and LastUsedSource,
 which a user's keys do not have.
@@ -32,10 +36,25 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details, login_profile_exists
 from remediator.credreport import UserRow, credential_report, rows_by_user
 from remediator.facts import Fact, key
-from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, last_used, list_keys
+from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, delete_key_call, last_used, list_keys
+from remediator.model import ApiCall
 from remediator.timeutil import iso
 
 DEPENDENT_LISTS = ("SigningCertificates", "SSHPublicKeys", "ServiceSpecificCredentials", "MFADevices")
+# What deleting a user can call (`delete_user_calls`).
+DELETE_WRITES = (
+    "iam:DeleteLoginProfile",
+    "iam:DeleteAccessKey",
+    "iam:DeleteSigningCertificate",
+    "iam:DeleteSSHPublicKey",
+    "iam:DeleteServiceSpecificCredential",
+    "iam:DeactivateMFADevice",
+    "iam:DeleteVirtualMFADevice",
+    "iam:RemoveUserFromGroup",
+    "iam:DeleteUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:DeleteUser",
+)
 
 
 @dataclass(frozen=True)
@@ -181,3 +200,71 @@ def read_dependents(ctx: ReadContext, user: User) -> User:
         mfa_devices=collect("list_mfa_devices", "MFADevices", "SerialNumber"),
     )
     return replace(user, console=console, dependents=dependents)
+
+
+# --- deletion -------------------------------------------------------------------------------------------
+
+
+def is_virtual_mfa(serial: str) -> bool:
+    return serial.startswith("arn:") and ":mfa/" in serial
+
+
+def delete_user_calls(user: User) -> tuple[ApiCall, ...]:
+    """Delete a user in the order AWS requires (DeleteConflict otherwise): credentials, devices, groups,
+    policies, then the user."""
+    name = user.name
+    deps = user.dependents
+    assert deps is not None, "asked only of users whose dependents were read (read_dependents)"
+    calls: list[ApiCall] = []
+    if user.console:
+        calls.append(ApiCall("iam", "delete_login_profile", {"UserName": name}))
+    calls += [delete_key_call(name, k.key_id) for k in user.keys]  # type: ignore[arg-type]  # confirmed: ids known
+    calls += [
+        ApiCall("iam", "delete_signing_certificate", {"UserName": name, "CertificateId": c})
+        for c in deps.signing_certificates
+    ]
+    calls += [
+        ApiCall("iam", "delete_ssh_public_key", {"UserName": name, "SSHPublicKeyId": k}) for k in deps.ssh_public_keys
+    ]
+    calls += [
+        ApiCall("iam", "delete_service_specific_credential", {"UserName": name, "ServiceSpecificCredentialId": c})
+        for c in deps.service_specific_credentials
+    ]
+    for serial in deps.mfa_devices:
+        calls.append(ApiCall("iam", "deactivate_mfa_device", {"UserName": name, "SerialNumber": serial}))
+        if is_virtual_mfa(serial):
+            calls.append(ApiCall("iam", "delete_virtual_mfa_device", {"SerialNumber": serial}))
+    calls += [ApiCall("iam", "remove_user_from_group", {"GroupName": g, "UserName": name}) for g in sorted(user.groups)]
+    calls += [
+        ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": p}) for p in sorted(user.inline_policies)
+    ]
+    calls += [
+        ApiCall("iam", "detach_user_policy", {"UserName": name, "PolicyArn": a}) for a in sorted(user.managed_policies)
+    ]
+    calls.append(ApiCall("iam", "delete_user", {"UserName": name}))
+    return tuple(calls)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def dependents_text(user: User) -> str:
+    """What a deletion removes besides the user, for its summary: "login profile, 2 access keys, …"."""
+    deps = user.dependents
+    assert deps is not None, "asked only of users whose dependents were read (read_dependents)"
+    parts = []
+    if user.console:
+        parts.append("login profile")
+    for n, word in (
+        (len(user.keys), "access key"),
+        (len(deps.signing_certificates), "signing certificate"),
+        (len(deps.ssh_public_keys), "SSH key"),
+        (len(deps.service_specific_credentials), "service credential"),
+        (len(deps.mfa_devices), "MFA device"),
+        (len(user.groups), "group membership"),
+        (len(user.inline_policies) + len(user.managed_policies), "policy"),
+    ):
+        if n:
+            parts.append(plural(n, word).replace("policys", "policies"))
+    return ", ".join(parts) or "no dependents"

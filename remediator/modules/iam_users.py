@@ -37,11 +37,23 @@ from remediator.aws.context import ReadContext
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
 from remediator.identity import run_identity
-from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls, delete_key_call
+from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
 from remediator.timeutil import iso, parse_time
-from remediator.users import DEPENDENT_LISTS, ReportedKey, User, confirm, read_console, read_dependents, read_users
+from remediator.users import (
+    DELETE_WRITES,
+    DEPENDENT_LISTS,
+    ReportedKey,
+    User,
+    confirm,
+    delete_user_calls,
+    dependents_text,
+    plural,
+    read_console,
+    read_dependents,
+    read_users,
+)
 
 QUARANTINE_DOCUMENT = {
     "Version": "2012-10-17",
@@ -50,21 +62,8 @@ QUARANTINE_DOCUMENT = {
 UNUSED_CONTROLS = controls.of("unused_credentials")
 MFA_CONTROLS = controls.of("console_mfa")
 CONSOLE_SUFFIX = "/console"
-# What `disable` writes (undone by DeleteUserPolicy, UntagUser and UpdateAccessKey), and what a deletion does.
+# What `disable` writes (undone by DeleteUserPolicy, UntagUser and UpdateAccessKey); a deletion's are DELETE_WRITES.
 DISABLE_WRITES = ("iam:PutUserPolicy", "iam:UpdateAccessKey", "iam:TagUser")
-DELETE_WRITES = (
-    "iam:DeleteLoginProfile",
-    "iam:DeleteAccessKey",
-    "iam:DeleteSigningCertificate",
-    "iam:DeleteSSHPublicKey",
-    "iam:DeleteServiceSpecificCredential",
-    "iam:DeactivateMFADevice",
-    "iam:DeleteVirtualMFADevice",
-    "iam:RemoveUserFromGroup",
-    "iam:DeleteUserPolicy",
-    "iam:DetachUserPolicy",
-    "iam:DeleteUser",
-)
 
 
 # --- pure judgement -------------------------------------------------------------------------------------
@@ -191,70 +190,6 @@ def state(user: User) -> dict[str, Any]:
 def _disable_image(user: User) -> dict[str, Any]:
     full = state(user)
     return {k: full[k] for k in ("LastActivity", "QuarantinePolicy", "QuarantinedAt", "ActiveKeys")}
-
-
-def is_virtual_mfa(serial: str) -> bool:
-    return serial.startswith("arn:") and ":mfa/" in serial
-
-
-def delete_user_calls(user: User) -> tuple[ApiCall, ...]:
-    """Delete a user in the order AWS requires (DeleteConflict otherwise): credentials, devices, groups,
-    policies, then the user."""
-    name = user.name
-    deps = user.dependents
-    assert deps is not None, "asked only of users whose dependents were read (see Users._delete)"
-    calls: list[ApiCall] = []
-    if user.console:
-        calls.append(ApiCall("iam", "delete_login_profile", {"UserName": name}))
-    calls += [delete_key_call(name, k.key_id) for k in user.keys]  # type: ignore[arg-type]  # confirmed: ids known
-    calls += [
-        ApiCall("iam", "delete_signing_certificate", {"UserName": name, "CertificateId": c})
-        for c in deps.signing_certificates
-    ]
-    calls += [
-        ApiCall("iam", "delete_ssh_public_key", {"UserName": name, "SSHPublicKeyId": k}) for k in deps.ssh_public_keys
-    ]
-    calls += [
-        ApiCall("iam", "delete_service_specific_credential", {"UserName": name, "ServiceSpecificCredentialId": c})
-        for c in deps.service_specific_credentials
-    ]
-    for serial in deps.mfa_devices:
-        calls.append(ApiCall("iam", "deactivate_mfa_device", {"UserName": name, "SerialNumber": serial}))
-        if is_virtual_mfa(serial):
-            calls.append(ApiCall("iam", "delete_virtual_mfa_device", {"SerialNumber": serial}))
-    calls += [ApiCall("iam", "remove_user_from_group", {"GroupName": g, "UserName": name}) for g in sorted(user.groups)]
-    calls += [
-        ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": p}) for p in sorted(user.inline_policies)
-    ]
-    calls += [
-        ApiCall("iam", "detach_user_policy", {"UserName": name, "PolicyArn": a}) for a in sorted(user.managed_policies)
-    ]
-    calls.append(ApiCall("iam", "delete_user", {"UserName": name}))
-    return tuple(calls)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _dependents_text(user: User) -> str:
-    deps = user.dependents
-    assert deps is not None, "asked only of users whose dependents were read (see Users._delete)"
-    parts = []
-    if user.console:
-        parts.append("login profile")
-    for n, word in (
-        (len(user.keys), "access key"),
-        (len(deps.signing_certificates), "signing certificate"),
-        (len(deps.ssh_public_keys), "SSH key"),
-        (len(deps.service_specific_credentials), "service credential"),
-        (len(deps.mfa_devices), "MFA device"),
-        (len(user.groups), "group membership"),
-        (len(user.inline_policies) + len(user.managed_policies), "policy"),
-    ):
-        if n:
-            parts.append(_count(n, word).replace("policys", "policies"))
-    return ", ".join(parts) or "no dependents"
 
 
 # --- the module -----------------------------------------------------------------------------------------
@@ -500,7 +435,7 @@ class Users(Module):
             calls += key_calls
             undo = list(key_undo) + undo
         if active:
-            done.append(f"deactivate {_count(len(active), 'key')} ({', '.join(active)})")
+            done.append(f"deactivate {plural(len(active), 'key')} ({', '.join(active)})")
         tagged = user.quarantined_at
         if not tagged:
             calls.append(
@@ -546,7 +481,7 @@ class Users(Module):
             before=state(user),
             calls=delete_user_calls(user),
             undo=None,
-            summary=f"delete user {name} with {_dependents_text(user)} (cannot be undone: a new user gets a new"
+            summary=f"delete user {name} with {dependents_text(user)} (cannot be undone: a new user gets a new"
             " id, new keys and no password)",
             reason=reason,
         )
