@@ -130,3 +130,25 @@ def test_a_run_that_keeps_two_administrators_goes_ahead(iam, aws, workdir, calls
 
     assert applied.code == 0, applied.out + applied.err  # 4 → 3 administrators: above the minimum
     assert sorted(calls.mutating) == ["DeleteUserPolicy", "DeleteUserPolicy"]
+
+
+def test_removing_an_admin_from_the_admin_group_or_deleting_one_is_refused(iam, aws, workdir, calls):
+    """The last-administrator guard covers iam_group (purge_members) and iam_user (state: absent)."""
+    admins_group(iam, "alice", "bob")
+    inv = write_inventory(workdir, aws)
+    purge = write(workdir, "purge.yml", (
+        "- tasks:\n    - name: admins are alice only\n"
+        "      iam_group: {name: admins, members: [alice], purge_members: true}\n"
+    ))  # fmt: skip
+    delete = write(
+        workdir, "delete.yml", "- tasks:\n    - name: bob leaves\n      iam_user: {name: bob, state: absent}\n"
+    )
+
+    for book, by in ((purge, "iam_group/admins/member/bob"), (delete, "iam_user/bob")):
+        result = cli("run", book, "-i", inv)
+        assert result.code == 1, result.out + result.err
+        assert "would leave 1 administrator(s) with console access (alice)" in result.err
+        assert "takes bob away" in result.err and by in result.err
+    assert calls.mutating == []
+    members = iam.get_group(GroupName="admins")["Users"]
+    assert sorted(u["UserName"] for u in members) == ["alice", "bob"]

@@ -184,3 +184,36 @@ def test_a_play_with_an_empty_task_list_says_so_and_changes_nothing(aws, workdir
     assert result.code == 0, result.out + result.err
     assert "play.yml:1: play 'placeholder' has no tasks (tasks: []); nothing to do" in result.out
     assert calls.mutating == []
+
+
+def test_the_users_and_groups_playbook_converges_the_demo_account(aws_managed, workdir, calls):
+    """playbooks/users-and-groups.yml on the demo account: groups with their policies and exactly their
+    members, people as users in them; the four steps, then a rollback that puts the demo back."""
+    demo.seed(aws_managed)
+    inv = write_inventory(workdir, aws_managed)
+    book = REPO / "playbooks" / "users-and-groups.yml"
+
+    check = cli("run", book, "-i", inv, "--check")
+    assert check.code == 2, check.out + check.err
+    assert "add user erin to group admins" in check.out and "create group read-only" in check.out
+    assert calls.mutating == []
+    applied = cli("run", book, "-i", inv, "--journal", workdir / "j.jsonl")
+    assert applied.code == 0, applied.out + applied.err
+    assert "converged" in applied.out
+    calls.clear()
+    again = cli("run", book, "-i", inv)
+    assert again.code == 0 and calls.mutating == []
+    assert cli("run", book, "-i", inv, "--check").code == 0
+
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=aws_managed, region_name="us-east-1")
+    members = {
+        g: sorted(u["UserName"] for u in iam.get_group(GroupName=g)["Users"])
+        for g in ("admins", "developers", "read-only")
+    }
+    assert members == {"admins": ["alice", "erin"], "developers": ["bob", "carol", "dave"], "read-only": ["frank"]}
+    assert all(not iam.list_attached_user_policies(UserName=u)["AttachedPolicies"] for u in ("erin", "frank"))
+
+    assert cli("rollback", workdir / "j.jsonl").code == 0
+    assert "erin" not in {u["UserName"] for u in iam.list_users()["Users"]}
