@@ -53,6 +53,13 @@ def dumps(document: Any) -> str:
     return json.dumps(parsed, separators=(",", ":"), sort_keys=True)
 
 
+def stored(document: Any) -> dict[str, Any]:
+    """A task's document as AWS will hold it once written (with the Version `dumps` adds when it is left
+    out): what a change's `after` records, so that it matches what a re-read returns and rollback does not
+    see the change as moved."""
+    return json.loads(dumps(document))
+
+
 def policy_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -60,6 +67,14 @@ def policy_name(arn: str) -> str:
 def role_state(role: RoleFact) -> dict[str, Any]:
     """The live fields of the role itself, as `<name>` changes record them in `before`."""
     return {**role.image("Description", "MaxSessionDuration", "AssumeRolePolicyDocument"), **role.deletion_image()}
+
+
+def role_resource_state(role: RoleFact) -> dict[str, Any]:
+    """What staleness compares for `<name>`: the role's fields and its tags. A create's `after` holds the
+    tags it set, so rolling the create back deletes the role only while its tags are exactly those: a tag
+    changed, added or removed since is someone's work the delete would destroy, and the create is stale.
+    (Only the keys a change records are compared: a delete's `before`, `role_state`, has no tags.)"""
+    return {**role_state(role), "Tags": dict(role.tags)}
 
 
 def _fmt(field: str, value: Any) -> str:
@@ -275,7 +290,7 @@ class Role(Module):
         if role is None:
             return None
         if not rest:
-            return role_state(role)
+            return role_resource_state(role)
         kind, _, name = rest.partition("/")
         if kind == "tags":
             return dict(role.tags)
@@ -379,7 +394,7 @@ class Role(Module):
     def _create(self, args: dict[str, Any], name: str, build: ChangeBuilder) -> Change:
         if args.get("trust_policy") is None:
             raise TaskFailed(f"role {name} does not exist: trust_policy is required to create it")
-        trust = policydoc.parse(args["trust_policy"])
+        trust = stored(args["trust_policy"])
         params: dict[str, Any] = {
             "RoleName": name,
             "Path": args.get("path", "/"),
@@ -437,7 +452,7 @@ class Role(Module):
                 continue
             live, wanted = role.value(field), args[option]
             if field == "AssumeRolePolicyDocument":
-                wanted = policydoc.parse(wanted)
+                wanted = stored(wanted)
                 if policydoc.equivalent(live, wanted):
                     continue
             elif field == "MaxSessionDuration":
@@ -519,7 +534,7 @@ class Role(Module):
 
     def _inline(self, args: dict[str, Any], name: str, build: ChangeBuilder, live: dict[str, Any]) -> list[Change]:
         changes = []
-        wanted = {k: policydoc.parse(v) for k, v in (args.get("inline_policies") or {}).items()}
+        wanted = {k: stored(v) for k, v in (args.get("inline_policies") or {}).items()}
 
         def put(policy: str, document: Any) -> ApiCall:
             params = {"RoleName": name, "PolicyName": policy, "PolicyDocument": dumps(document)}

@@ -251,3 +251,106 @@ def test_service_linked_role_is_refused(iam, aws, workdir, calls):
     assert result.code == 1
     assert "service-linked" in result.out + result.err
     assert calls.mutating == []
+
+
+# ---- rollback -----------------------------------------------------------------------------------------
+# A change's `after` is what rollback compares the live resource to: it must be what a re-read returns once
+# the change is applied, or rollback calls the change stale and leaves it in place.
+
+NO_VERSION_DOC = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+NO_VERSION_TRUST = {
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+}
+
+
+def role_task(**options) -> str:
+    return "- tasks:\n    - iam_role: " + json.dumps({"name": "app", **options}) + "\n"
+
+
+def run_then_rollback(workdir, aws, book_text):
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", book_text)
+    ran = cli("run", book, "-i", inv, "--journal", "journal.jsonl")
+    assert ran.code == 0, ran.out + ran.err
+    return cli("rollback", "journal.jsonl")
+
+
+def test_rollback_deletes_an_inline_policy_written_from_a_document_without_version(iam, aws, workdir):
+    make_role(iam, "app")
+    undone = run_then_rollback(workdir, aws, role_task(inline_policies={"s3": NO_VERSION_DOC}))
+    assert undone.code == 0, undone.out + undone.err
+    assert "stale" not in undone.out
+    assert live(iam, "app")["Inline"] == {}
+    assert cli("rollback", "journal.jsonl", "--check").code == 0  # nothing left to undo
+
+
+def test_rollback_restores_an_inline_policy_replaced_by_a_document_without_version(iam, aws, workdir):
+    make_role(iam, "app")
+    iam.put_role_policy(RoleName="app", PolicyName="s3", PolicyDocument=json.dumps(DENY))
+    undone = run_then_rollback(workdir, aws, role_task(inline_policies={"s3": NO_VERSION_DOC}))
+    assert undone.code == 0, undone.out + undone.err
+    assert live(iam, "app")["Inline"] == {"s3": DENY}
+
+
+def test_rollback_restores_a_trust_policy_replaced_by_a_document_without_version(iam, aws, workdir):
+    make_role(iam, "app")
+    undone = run_then_rollback(workdir, aws, role_task(trust_policy=NO_VERSION_TRUST))
+    assert undone.code == 0, undone.out + undone.err
+    assert live(iam, "app")["Trust"] == TRUST
+
+
+def test_rollback_deletes_a_role_created_with_a_trust_policy_without_version(iam, aws, workdir):
+    undone = run_then_rollback(workdir, aws, role_task(trust_policy=NO_VERSION_TRUST))
+    assert undone.code == 0, undone.out + undone.err
+    assert role_names(iam) == []
+
+
+def test_rollback_deletes_a_role_created_with_tags(iam, aws, workdir):
+    undone = run_then_rollback(workdir, aws, role_task(trust_policy=TRUST, tags={"team": "core", "critical": True}))
+    assert undone.code == 0, undone.out + undone.err
+    assert role_names(iam) == []
+
+
+def test_rollback_of_the_full_example_leaves_nothing(iam, aws, workdir, deploy_arn):
+    # tags, a trust policy with Version and an inline policy (a JSON string) without: every change is undone
+    undone = run_then_rollback(workdir, aws, FULL)
+    assert undone.code == 0, undone.out + undone.err
+    assert role_names(iam) == []
+    assert cli("rollback", "journal.jsonl", "--check").code == 0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda iam: iam.tag_role(RoleName="app", Tags=[{"Key": "team", "Value": "data"}]), id="changed"),
+        pytest.param(lambda iam: iam.tag_role(RoleName="app", Tags=[{"Key": "owner", "Value": "bob"}]), id="added"),
+        pytest.param(lambda iam: iam.untag_role(RoleName="app", TagKeys=["team"]), id="removed"),
+    ],
+)
+def test_rollback_leaves_a_created_role_whose_tags_changed_since_the_run(iam, aws, workdir, calls, edit):
+    # The create left the role with exactly the task's tags; any tag edit since (changed, added or removed)
+    # is someone else's work that deleting the role would destroy: the create is stale and the role stays.
+    inv = write_inventory(workdir, aws)
+    book = write(workdir, "play.yml", role_task(trust_policy=TRUST, tags={"team": "core"}))
+    assert cli("run", book, "-i", inv, "--journal", "journal.jsonl").code == 0
+    edit(iam)
+    edited = live(iam, "app")["Tags"]
+    calls.clear()
+    undone = cli("rollback", "journal.jsonl")
+    assert undone.code == 1 and "changed since the run" in undone.out, undone.out + undone.err
+    assert calls.mutating == []
+    assert role_names(iam) == ["app"] and live(iam, "app")["Tags"] == edited
+
+
+def test_rollback_deletes_a_created_role_whose_later_tag_change_was_undone_first(iam, aws, workdir):
+    # A later run, journaled to the same file, retags the role: rollback undoes that first (newest first),
+    # which leaves the tags as the create set them, so the create is not stale and the role is deleted.
+    inv = write_inventory(workdir, aws)
+    create = write(workdir, "create.yml", role_task(trust_policy=TRUST, tags={"team": "core"}))
+    retag = write(workdir, "retag.yml", role_task(tags={"team": "data", "owner": "bob"}))
+    for book in (create, retag):
+        ran = cli("run", book, "-i", inv, "--journal", "journal.jsonl")
+        assert ran.code == 0, ran.out + ran.err
+    assert live(iam, "app")["Tags"] == {"team": "data", "owner": "bob"}
+    undone = cli("rollback", "journal.jsonl")
+    assert undone.code == 0, undone.out + undone.err
+    assert role_names(iam) == []
