@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,8 +42,25 @@ def write(
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan file read back: its runs, and what it says about where it came from (for `show`)."""
+
+    runs: list[AccountRun]
+    playbook: str = ""
+    created: str = ""
+    tool_version: str = ""
+    playbook_digest: str = ""
+    inventory_digest: str = ""
+
+
 def read(path: str | Path) -> list[AccountRun]:
     """Load a plan file; anything malformed, or from a newer remediator, is a ConfigError."""
+    return load(path).runs
+
+
+def load(path: str | Path) -> SavedPlan:
+    """As `read`, with the plan file's header (playbook, creation time, tool version, digests)."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -81,7 +99,8 @@ def read(path: str | Path) -> list[AccountRun]:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"plan file is malformed at {where}: {type(exc).__name__}: {exc}", file=file)
-    return runs
+    header = {k: data.get(k) for k in ("playbook", "created", "tool_version", "playbook_digest", "inventory_digest")}
+    return SavedPlan(runs, **{k: v if isinstance(v, str) else "" for k, v in header.items()})
 
 
 def check_task_plan(plan: TaskPlan, where: str) -> None:

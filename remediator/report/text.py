@@ -49,6 +49,8 @@ def render_text(report: Report) -> str:
         counts = report.counts(run)
         numbers = " ".join(f"{k}={v}" for k, v in counts.items())
         out.append(f"{run.account.name:<20} {numbers}  {verdict(report, run)}")
+    if report.fail_on:
+        out.append(f"fail on: {report.fail_on} (open findings below it are reported and do not fail the run)")
     if report.error:
         out.append(f"ERROR: {report.error}")
     if report.plan_file:
@@ -93,7 +95,11 @@ def _account(report: Report, run: AccountRun) -> list[str]:
                 out += [f"    {line}" for line in diff_lines(change)]
         for finding in plan.findings:
             ids = f" [{', '.join(finding.controls)}]" if finding.controls else ""
-            out.append(f"  finding ({finding.severity}): {finding.resource}: {finding.message}{ids}")
+            waiver = report.waiver_of(finding)
+            label = f"{finding.severity}, waived" if waiver is not None else finding.severity
+            out.append(f"  finding ({label}): {finding.resource}: {finding.message}{ids}")
+            if waiver is not None:
+                out.append(f"    {waived_line(waiver)}")
     if run.error:
         out.append(f"ERROR [{run.account.name}]: {run.error}")
     if run.converged is True:
@@ -107,8 +113,16 @@ def _account(report: Report, run: AccountRun) -> list[str]:
 def verdict(report: Report, run: AccountRun) -> str:
     if report.account_failed(run):
         return "FAILED"
+    failing = bool(report.failing_findings(run))
+    below = len(report.below_fail_on(run))
+    quiet = f" ({below} finding(s) below {report.fail_on})" if below and not failing else ""
     if report.mode == "check":
-        return "changes pending" if run.changes else ("findings open" if run.open_findings else "compliant")
+        return "changes pending" if run.changes else ("findings open" if failing else "compliant" + quiet)
     if run.converged:
-        return "converged" + (", findings open" if run.open_findings else "")
-    return "findings open" if run.open_findings else "compliant"
+        return "converged" + (", findings open" if failing else quiet)
+    return "findings open" if failing else "compliant" + quiet
+
+
+def waived_line(waiver: Any) -> str:
+    """One line on a waiver, as every human format shows it next to the finding it covers."""
+    return f"waived until {waiver.expires.isoformat()} by {waiver.owner}: {waiver.reason} ({waiver.location})"

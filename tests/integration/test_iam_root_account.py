@@ -118,7 +118,11 @@ def test_findings_exit_2_with_cis_ids_in_text_and_sarif(iam, aws, workdir, calls
     sarif = run(workdir, aws, "--check", "--format", "sarif")
     assert sarif.code == 2, sarif.err
     results = json.loads(sarif.out)["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} == {"iam_root_account"}
+    assert {r["ruleId"] for r in results} == {  # one rule per control and severity: GitHub's severity is per rule
+        "iam_root_account:root_mfa/critical",
+        "iam_root_account:root_access_keys/critical",
+        "iam_root_account:root_use/high",
+    }
     by_controls = {tuple(r["properties"]["controls"]): r for r in results}
     assert set(by_controls) == {
         ("CIS v3.0 1.5", "CIS v5.0 1.4"),

@@ -201,28 +201,32 @@ def junit_case(report: Report, name: str) -> ET.Element:
     return found
 
 
-def test_junit_findings_only_task_is_a_failure_though_ok_as_a_task() -> None:
+def test_junit_findings_only_task_passes_and_each_finding_is_a_failing_case() -> None:
     report = nine_findings()
     (account,) = as_json(report)["accounts"]
     assert account["tasks"][0]["status"] == "ok"
+    root = ET.fromstring(render(report, "junit"))
+    assert root.get("tests") == "12" and root.get("failures") == "9"  # three tasks, nine findings
     for name in ("mfa", "keys", "admins"):
-        failure = junit_case(report, name).find("failure")
-        assert failure is not None, name
-        assert failure.get("message") == "3 finding(s) open"
-        assert f"[high] {name}-user-0: {name} problem number 0 (CIS 1.10)" in (failure.text or "")
+        assert junit_case(report, name).find("failure") is None, name
+        for n in range(3):
+            failure = junit_case(report, f"{name}: {name}-user-{n} [CIS 1.10]").find("failure")
+            assert failure is not None, (name, n)
+            assert failure.get("message") == f"[high] {name} problem number {n}"
+            assert f"[high] {name}-user-{n}: {name} problem number {n} (CIS 1.10)" in (failure.text or "")
 
 
-def test_junit_changes_and_findings_failure_mentions_both() -> None:
+def test_junit_changes_and_findings_have_their_own_cases() -> None:
     pending = junit_case(mixed("check"), "reset").find("failure")
     assert pending is not None
-    assert pending.get("message") == "changes pending, 2 finding(s) open"
+    assert pending.get("message") == "changes pending"
     assert pending.get("type") == "would_change"
     assert "update prod/global/iam_users/alice" in (pending.text or "")
-    assert "[high] reset-user-2" in (pending.text or "")
+    found = junit_case(mixed("check"), "reset: reset-user-2 [CIS 1.10]").find("failure")
+    assert found is not None and "[high] reset-user-2" in (found.text or "")
 
     applied = junit_case(mixed("apply"), "reset")
-    failure = applied.find("failure")
-    assert failure is not None
-    assert failure.get("message") == "changes applied, 2 finding(s) open"
-    assert "[high] reset-user-1" in (failure.text or "")
+    assert applied.find("failure") is None
     assert "update prod/global/iam_users/alice" in (applied.findtext("system-out") or "")
+    failure = junit_case(mixed("apply"), "reset: reset-user-1 [CIS 1.10]").find("failure")
+    assert failure is not None and "[high] reset-user-1" in (failure.text or "")

@@ -218,19 +218,26 @@ def test_junit_check_mode() -> None:
     assert root.tag == "testsuites"
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"prod", "broken"}
-    assert counts(suites["prod"]) == (4, 2, 0, 1)
+    # four task cases and one case per finding (two): the pending change and both findings fail
+    assert counts(suites["prod"]) == (6, 3, 0, 1)
     assert counts(suites["broken"]) == (1, 0, 1, 0)
-    assert counts(root) == (5, 2, 1, 1)
+    assert counts(root) == (7, 3, 1, 1)
 
     pending = case(root, "prod", "password | policy").find("failure")
     assert pending is not None and pending.get("message") == "changes pending"
     assert pending.get("type") == "would_change"
     assert "update prod/global/iam_password_policy/policy: MinimumPasswordLength 8 → 14" in (pending.text or "")
 
-    findings = case(root, "prod", "root mfa").find("failure")
-    assert findings is not None and findings.get("message") == "2 finding(s) open"
-    assert findings.get("type") == "findings"
-    assert "[critical] root: the root user has no MFA (CIS 1.5, CIS 1.6)" in (findings.text or "")
+    # the findings-only task ran fine; each of its findings is a case of its own
+    task = case(root, "prod", "root mfa")
+    assert task.find("failure") is None
+    assert "2 finding(s), each its own test case" in (task.findtext("system-out") or "")
+    critical = case(root, "prod", "root mfa: root [CIS 1.5, CIS 1.6]").find("failure")
+    assert critical is not None and critical.get("message") == "[critical] the root user has no MFA"
+    assert critical.get("type") == "finding"
+    assert "[critical] root: the root user has no MFA (CIS 1.5, CIS 1.6)" in (critical.text or "")
+    low = case(root, "prod", "root mfa: keys").find("failure")
+    assert low is not None and low.get("message") == "[low] old key"
 
     skipped = case(root, "prod", "optional").find("skipped")
     assert skipped is not None and skipped.get("message") == "when: enforce is false"
@@ -301,11 +308,15 @@ def test_sarif_check_mode_results() -> None:
     run = sarif(check_report())
     driver = run["tool"]["driver"]
     assert driver["name"] == "remediator" and driver["version"]
-    assert [r["id"] for r in driver["rules"]] == [POLICY]
-    assert driver["rules"][0]["properties"]["tags"] == ["CIS 1.5", "CIS 1.6"]
+    # a drift rule per module, a rule per finding rule and severity (GitHub's severity is the rule's)
+    rule_ids = [r["id"] for r in driver["rules"]]
+    assert rule_ids == [POLICY, f"{POLICY}:CIS 1.5, CIS 1.6/critical", f"{POLICY}/low"]
+    rules = {r["id"]: r for r in driver["rules"]}
+    assert rules[f"{POLICY}:CIS 1.5, CIS 1.6/critical"]["properties"]["tags"] == ["security", "CIS 1.5", "CIS 1.6"]
     results = run["results"]
     assert len(results) == 4  # two changes, two findings
-    assert all(r["ruleId"] == POLICY and r["ruleIndex"] == 0 for r in results)
+    assert [r["ruleId"] for r in results] == [rule_ids[0], rule_ids[1], rule_ids[2], rule_ids[0]]
+    assert [r["ruleIndex"] for r in results] == [0, 1, 2, 0]
 
     pending = results[0]
     assert pending["level"] == "warning"
@@ -336,10 +347,11 @@ def test_sarif_check_mode_results() -> None:
 
 
 def test_sarif_apply_levels() -> None:
+    # the applied change ("a") is not an alert: only what is still open is
     results = sarif(apply_report())["results"]
     levels = {r["properties"]["address"].rsplit("/", 1)[1]: r["level"] for r in results}
-    assert levels == {"a": "note", "b": "error", "c": "warning", "d": "error"}
-    assert {r["properties"]["result"] for r in results} == {APPLIED, FAILED, SKIPPED, STALE}
+    assert levels == {"b": "error", "c": "warning", "d": "error"}
+    assert {r["properties"]["result"] for r in results} == {FAILED, SKIPPED, STALE}
     failed = next(r for r in results if r["level"] == "error")
     assert "Result: failed (Throttling: rate exceeded)." in failed["message"]["text"]
 
@@ -361,9 +373,9 @@ def test_sarif_fingerprints_are_stable_and_distinct() -> None:
     prints = [r["partialFingerprints"][FINGERPRINT] for r in first]
     assert prints == [r["partialFingerprints"][FINGERPRINT] for r in second]
     assert len(set(prints)) == len(prints)
-    # a change keeps its fingerprint from check to apply, so the alert closes once applied
+    # a change keeps its fingerprint from check to apply, so the alert stays one alert while it fails
     check_print = sarif(
-        Report("check", [AccountRun(Account("prod"), [plan("prod", "policy", changes=[change("prod", "a")])])])
+        Report("check", [AccountRun(Account("prod"), [plan("prod", "policy", changes=[change("prod", "b")])])])
     )
     assert (
         check_print["results"][0]["partialFingerprints"] == sarif(apply_report())["results"][0]["partialFingerprints"]
