@@ -13,18 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import policydoc
+from remediator import detailpolicies, iamnames
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.facts import Fact, key
 from remediator.model import ApiCall
-
-
-def _document(value: Any) -> dict[str, Any]:
-    try:
-        return policydoc.parse(value) if value else {}
-    except ValueError:
-        return {"unparsed": str(value)}
 
 
 @dataclass(frozen=True)
@@ -65,13 +58,8 @@ def group_from_detail(detail: dict[str, Any], members: list[str]) -> Group:
         name=detail["GroupName"],
         arn=detail.get("Arn", ""),
         path=detail.get("Path", "/"),
-        managed_policies={
-            p["PolicyArn"]: p.get("PolicyName") or p["PolicyArn"].rsplit("/", 1)[-1]
-            for p in detail.get("AttachedManagedPolicies", [])
-        },
-        inline_policies={
-            p["PolicyName"]: _document(p.get("PolicyDocument")) for p in detail.get("GroupPolicyList", [])
-        },
+        managed_policies=detailpolicies.attached(detail),
+        inline_policies=detailpolicies.inline(detail, "GroupPolicyList"),
         members=tuple(sorted(members)),
     )
 
@@ -93,5 +81,4 @@ def read_groups(ctx: ReadContext) -> list[Group]:
 
 def find_group(groups: list[Group], name: str) -> Group | None:
     """The group called `name`, compared as IAM does: without regard to case."""
-    exact = next((g for g in groups if g.name == name), None)
-    return exact or next((g for g in groups if g.name.casefold() == name.casefold()), None)
+    return iamnames.find(groups, name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import policydoc
+from remediator import detailpolicies, iamnames
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import PAGE_SIZE, authorization_details
 from remediator.facts import Fact, key
@@ -24,13 +24,6 @@ SERVICE_ROLE_PATH = "/aws-service-role/"  # service-linked roles
 IDENTITY_CENTER_ROLE_PATH = "/aws-reserved/"  # IAM Identity Center (SSO) roles: AWSReservedSSO_*
 AWS_MANAGED_ROLE_PATHS = (SERVICE_ROLE_PATH, IDENTITY_CENTER_ROLE_PATH)
 DEFAULT_MAX_SESSION = 3600
-
-
-def _document(value: Any) -> dict[str, Any]:
-    try:
-        return policydoc.parse(value) if value else {}
-    except ValueError:
-        return {"unparsed": str(value)}
 
 
 @dataclass(frozen=True)
@@ -91,13 +84,10 @@ def merge_role(listed: dict[str, Any] | None, detail: dict[str, Any] | None) -> 
         create_date=iso(both.get("CreateDate")),
         description=listed.get("Description", detail.get("Description")) or "",
         max_session_duration=int(listed.get("MaxSessionDuration") or detail.get("MaxSessionDuration") or 3600),
-        trust_policy=_document(both.get("AssumeRolePolicyDocument")),
+        trust_policy=detailpolicies.document(both.get("AssumeRolePolicyDocument")),
         instance_profiles=tuple(sorted(p["InstanceProfileName"] for p in detail.get("InstanceProfileList", []))),
-        inline_policies={p["PolicyName"]: _document(p.get("PolicyDocument")) for p in detail.get("RolePolicyList", [])},
-        managed_policies={
-            p["PolicyArn"]: p.get("PolicyName") or p["PolicyArn"].rsplit("/", 1)[-1]
-            for p in detail.get("AttachedManagedPolicies", [])
-        },
+        inline_policies=detailpolicies.inline(detail, "RolePolicyList"),
+        managed_policies=detailpolicies.attached(detail),
         permissions_boundary=boundary.get("PermissionsBoundaryArn", ""),
         tags={t["Key"]: t["Value"] for t in (detail.get("Tags") or listed.get("Tags") or [])},
         last_used=iso(last_used.get("LastUsedDate")),
@@ -122,8 +112,7 @@ def read_roles(ctx: ReadContext) -> list[Role]:
 
 def find_role(roles: list[Role], name: str) -> Role | None:
     """The role called `name`, compared as IAM does: without regard to case."""
-    exact = next((r for r in roles if r.name == name), None)
-    return exact or next((r for r in roles if r.name.casefold() == name.casefold()), None)
+    return iamnames.find(roles, name)
 
 
 def is_aws_managed_path(path: str) -> bool:

@@ -9,7 +9,8 @@ Each resource gets its own change, so a plan shows (and a journal undoes) exactl
 
 Everything is read from the shared GetAccountAuthorizationDetails read (`groups.read_groups`). Inline
 documents are compared by meaning. Nothing is detached, deleted or removed unless the matching purge flag
-says so, and a purge flag acts only when the task gives its list.
+says so, and a purge flag acts only when the task gives its list. The policy changes are
+`entitypolicies`' (shared with iam_role), the membership changes `memberships`' (shared with iam_user).
 
 A member must exist, or be created by an earlier task of the same run; a managed policy given by name
 must be a customer managed policy of the account, or one an earlier task creates. Anything else fails the
@@ -23,24 +24,23 @@ a group cannot be a principal).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import awsrules, policydoc, policylint
+from remediator import awsrules, entityargs, entitypolicies
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
+from remediator.entitypolicies import GROUP
 from remediator.errors import ArgError, TaskFailed
 from remediator.facts import Fact, key
 from remediator.groups import Group as GroupFact
 from remediator.groups import find_group, read_groups
+from remediator.iamnames import folded
+from remediator.memberships import MEMBERS, add_call, membership_changes
 from remediator.model import ApiCall, Change
-from remediator.modules.iam_role import dumps, policy_name
 from remediator.registry import Document, Module, PlanResult, literal, register
 
-INLINE_LIMIT = policylint.SIZE_LIMITS["group_inline"]  # the total of a group's inline policies
-DOCUMENT = {"type": ["object", "string"], "description": "a policy document: a mapping or a JSON string"}
 WRITES = {
     "create": "iam:CreateGroup",
     "path": "iam:UpdateGroup",
@@ -76,10 +76,6 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun if number == 1 else plural}"
 
 
-def _folded(names: Any) -> set[str]:
-    return {n.casefold() for n in names}
-
-
 @register
 class Group(Module):
     name = "iam_group"
@@ -94,24 +90,7 @@ class Group(Module):
                 "description": "path (default / at creation): '/' or '/…/' in printable ASCII; changing it"
                 " changes the group's ARN",
             },
-            "managed_policies": {
-                "type": "array",
-                "items": {"type": "string", "minLength": 1},
-                "description": "ARNs, or names of customer managed policies (AWS managed ones by ARN)",
-            },
-            "purge_managed_policies": {
-                "type": "boolean",
-                "description": "detach managed policies not listed (only when managed_policies is given)",
-            },
-            "inline_policies": {
-                "type": "object",
-                "additionalProperties": DOCUMENT,
-                "description": "policy name → document",
-            },
-            "purge_inline_policies": {
-                "type": "boolean",
-                "description": "delete inline policies not listed (only when inline_policies is given)",
-            },
+            **entitypolicies.OPTIONS,
             "members": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 1},
@@ -170,54 +149,18 @@ class Group(Module):
         return [WRITES[k] for k in wanted]
 
     def documents(self, args: dict[str, Any]) -> list[Document]:
-        return [
-            Document(f"inline_policies.{name}", document, "identity", "group_inline")
-            for name, document in (args.get("inline_policies") or {}).items()
-        ]
+        return entitypolicies.documents(args, GROUP)
 
     def validate(self, args: dict[str, Any]) -> None:
-        if args.get("state") == "absent":
-            others = sorted(k for k in args if k not in ("name", "state", "path"))
-            if others:
-                raise ArgError(others[0], "state: absent deletes the group and takes no other group fields")
+        entityargs.check_entity(args, "group")
         self._check_aws_rules(args)
-        inline = args.get("inline_policies") or {}
-        for policy, document in inline.items():
-            try:
-                policydoc.parse(document)
-            except ValueError as exc:
-                raise ArgError(f"inline_policies.{policy}", f"not a policy document: {exc}") from None
-        total = policylint.total_size(inline.values())
-        if total > INLINE_LIMIT:
-            raise ArgError(
-                "inline_policies",
-                f"the task's inline policies together are {total:,} characters without whitespace, over AWS's"
-                f" limit of {INLINE_LIMIT:,} for all of a group's inline policies",
-            )
+        entitypolicies.check_documents(args)
+        entitypolicies.check_size(args, GROUP)
 
     @staticmethod
     def _check_aws_rules(args: dict[str, Any]) -> None:
-        """AWS's rules for names and paths (the emulator checks none of them)."""
-        problem = awsrules.check_name("group", args.get("name"))
-        if problem:
-            raise ArgError("name", problem)
-        if "path" in args:
-            problem = awsrules.check_path(args["path"])
-            if problem:
-                raise ArgError("path", problem)
-        for policy in args.get("inline_policies") or {}:
-            problem = awsrules.check_name("inline_policy", policy)
-            if problem:
-                raise ArgError(f"inline_policies.{policy}", problem)
-        for entry in args.get("managed_policies") or []:
-            if not isinstance(entry, str):
-                continue  # the schema reports it
-            if entry.startswith("arn:"):
-                problem = awsrules.check_policy_arn(entry)
-            else:
-                problem = awsrules.check_name("policy", entry)
-            if problem:
-                raise ArgError("managed_policies", problem)
+        """AWS's rules for policy and member names (the emulator checks none of them)."""
+        entitypolicies.check_names(args)
         for member in args.get("members") or []:
             problem = awsrules.check_name("user", member)
             if problem:
@@ -231,18 +174,10 @@ class Group(Module):
             return GroupCurrent(group=group)
         details = authorization_details(ctx)
         members = list(args.get("members") or [])
-        wanted_users = _folded(members)
+        wanted_users = folded(members)
         users = sorted(u["UserName"] for u in details["UserDetailList"] if u["UserName"].casefold() in wanted_users)
-        planned = sorted({m for m in members if m.casefold() not in _folded(users) and ctx.will_exist("user", m)})
-        wanted = _folded(p for p in args.get("managed_policies") or [] if not p.startswith("arn:"))
-        policies: dict[str, str] = {}
-        if wanted:
-            for policy in details["Policies"]:
-                if policy["PolicyName"].casefold() in wanted:
-                    policies[policy["PolicyName"]] = policy["Arn"]
-            for planned_name, arn in ctx.planned_policies().items():
-                if planned_name.casefold() in wanted:
-                    policies.setdefault(planned_name, arn)
+        planned = sorted({m for m in members if m.casefold() not in folded(users) and ctx.will_exist("user", m)})
+        policies = entitypolicies.read_policy_arns(ctx, args)
         return GroupCurrent(group=group, users=tuple(users), planned_users=tuple(planned), policies=policies)
 
     def load_current(self, data: dict[str, Any]) -> GroupCurrent:
@@ -256,16 +191,10 @@ class Group(Module):
         if not rest:
             return group_state(group)
         kind, _, name = rest.partition("/")
-        if kind == "inline":
-            document = group.inline_policies.get(name)
-            return None if document is None else {"PolicyDocument": document}
-        if kind == "managed":
-            arn = next((a for a, n in group.managed_policies.items() if n == name or a == name), None)
-            return None if arn is None else {"PolicyArn": arn}
         if kind == "member":
             member = group.has_member(name)
             return None if member is None else {"UserName": member}
-        return None
+        return entitypolicies.policy_state(group.managed_policies, group.inline_policies, kind, name)
 
     # ---- planning ---------------------------------------------------------------------------------
 
@@ -279,7 +208,7 @@ class Group(Module):
                 return PlanResult(noop_reason=f"group {args['name']} does not exist, as the task wants")
             return PlanResult([self._delete(group, build)])
 
-        managed = self._resolve_managed(args, current.policies)
+        managed = entitypolicies.resolve_managed(args, current.policies)
         members = self._resolve_members(args, current)
         changes: list[Change] = []
         if group is None:
@@ -293,31 +222,11 @@ class Group(Module):
                 changes.append(path)
             live_managed, live_inline, live_members = group.managed_policies, group.inline_policies, group.members
 
-        self._check_inline_total(args, name, live_inline)
-        changes += self._managed(args, name, build, managed, live_managed)
-        changes += self._inline(args, name, build, live_inline)
-        changes += self._members(args, name, build, members, live_members, current.planned_users)
+        changes += entitypolicies.policy_changes(args, GROUP, name, build, managed, live_managed, live_inline)
+        changes += membership_changes(args, MEMBERS, name, build, members, live_members, current.planned_users)
         if not changes:
             return PlanResult(noop_reason=f"group {name} already has every field the task names")
         return PlanResult(changes)
-
-    @staticmethod
-    def _resolve_managed(args: dict[str, Any], policies: dict[str, str]) -> list[str]:
-        arns = []
-        for entry in args.get("managed_policies") or []:
-            if entry.startswith("arn:"):
-                arns.append(entry)
-                continue
-            arn = policies.get(entry) or next(
-                (a for n, a in policies.items() if n.casefold() == entry.casefold()), None
-            )
-            if arn is None:
-                raise TaskFailed(
-                    f"managed policy {entry!r} not found among the account's customer managed policies, nor"
-                    " created by an earlier task (give AWS managed policies by ARN)"
-                )
-            arns.append(arn)
-        return list(dict.fromkeys(arns))
 
     @staticmethod
     def _resolve_members(args: dict[str, Any], current: GroupCurrent) -> list[str]:
@@ -332,22 +241,6 @@ class Group(Module):
                 " task of the run"
             )
         return list(dict.fromkeys(known[m.casefold()] for m in args.get("members") or []))
-
-    @staticmethod
-    def _check_inline_total(args: dict[str, Any], name: str, live: dict[str, Any]) -> None:
-        """AWS limits the total size of a group's inline policies: the live ones the task keeps (neither
-        replaced nor purged) plus the task's own must fit, or the first PutGroupPolicy over it fails."""
-        if "inline_policies" not in args:
-            return
-        wanted = args.get("inline_policies") or {}
-        kept = [] if args.get("purge_inline_policies") else [d for p, d in live.items() if p not in wanted]
-        total = policylint.total_size([*kept, *wanted.values()])
-        if total > INLINE_LIMIT:
-            raise TaskFailed(
-                f"group {name}'s inline policies would total {total:,} characters without whitespace"
-                f" ({len(kept)} kept, {len(wanted)} from the task), over AWS's limit of {INLINE_LIMIT:,}:"
-                " shorten them, or purge the ones no longer needed (purge_inline_policies)"
-            )
 
     def _create(self, args: dict[str, Any], name: str, build: ChangeBuilder) -> Change:
         path = args.get("path", "/")
@@ -399,148 +292,13 @@ class Group(Module):
             reason="state: absent",
         )
 
-    def _managed(
-        self, args: dict[str, Any], name: str, build: ChangeBuilder, wanted: list[str], live: dict[str, str]
-    ) -> list[Change]:
-        changes = []
-        for arn in wanted:
-            if arn in live:
-                continue
-            changes.append(
-                build.create(
-                    f"{name}/managed/{policy_name(arn)}",
-                    after={"PolicyArn": arn},
-                    calls=(attach_call(name, arn),),
-                    undo=(detach_call(name, arn),),
-                    summary=f"attach {arn} to group {name}",
-                    reason="the task lists it",
-                )
-            )
-        if args.get("purge_managed_policies") and "managed_policies" in args:
-            for arn in sorted(set(live) - set(wanted)):
-                changes.append(
-                    build.delete(
-                        f"{name}/managed/{live[arn]}",
-                        before={"PolicyArn": arn},
-                        calls=(detach_call(name, arn),),
-                        undo=(attach_call(name, arn),),
-                        summary=f"detach {arn} from group {name}",
-                        reason="not listed, and purge_managed_policies is on",
-                    )
-                )
-        return changes
-
-    def _inline(self, args: dict[str, Any], name: str, build: ChangeBuilder, live: dict[str, Any]) -> list[Change]:
-        changes = []
-        wanted = {k: stored(v) for k, v in (args.get("inline_policies") or {}).items()}
-        for policy, document in wanted.items():
-            old = live.get(policy)
-            if old is not None and policydoc.equivalent(old, document):
-                continue
-            changes.append(
-                build.change(
-                    "create" if old is None else "update",
-                    f"{name}/inline/{policy}",
-                    before=None if old is None else {"PolicyDocument": old},
-                    after={"PolicyDocument": document},
-                    calls=(put_call(name, policy, document),),
-                    undo=(delete_inline_call(name, policy),) if old is None else (put_call(name, policy, old),),
-                    summary=f"{'add' if old is None else 'update'} inline policy {policy} of group {name}",
-                    reason="the task's document differs" if old is not None else "the task lists it",
-                )
-            )
-        if args.get("purge_inline_policies") and "inline_policies" in args:
-            for policy in sorted(set(live) - set(wanted)):
-                changes.append(
-                    build.delete(
-                        f"{name}/inline/{policy}",
-                        before={"PolicyDocument": live[policy]},
-                        calls=(delete_inline_call(name, policy),),
-                        undo=(put_call(name, policy, live[policy]),),
-                        summary=f"delete inline policy {policy} of group {name}",
-                        reason="not listed, and purge_inline_policies is on",
-                    )
-                )
-        return changes
-
-    def _members(
-        self,
-        args: dict[str, Any],
-        name: str,
-        build: ChangeBuilder,
-        wanted: list[str],
-        live: tuple[str, ...],
-        planned: tuple[str, ...],
-    ) -> list[Change]:
-        changes = []
-        present = _folded(live)
-        for user in wanted:
-            if user.casefold() in present:
-                continue
-            changes.append(
-                build.create(
-                    f"{name}/member/{user}",
-                    after={"UserName": user},
-                    calls=(add_call(name, user),),
-                    undo=(remove_call(name, user),),
-                    summary=f"add user {user} to group {name}",
-                    reason="the task lists it" + (" (an earlier task creates the user)" if user in planned else ""),
-                )
-            )
-        if args.get("purge_members") and "members" in args:
-            listed = _folded(wanted)
-            for user in sorted(u for u in live if u.casefold() not in listed):
-                changes.append(
-                    build.delete(
-                        f"{name}/member/{user}",
-                        before={"UserName": user},
-                        calls=(remove_call(name, user),),
-                        undo=(add_call(name, user),),
-                        summary=f"remove user {user} from group {name}",
-                        reason="not listed, and purge_members is on",
-                    )
-                )
-        return changes
-
-
-def stored(document: Any) -> dict[str, Any]:
-    """A task's document as AWS will hold it once put (with the Version the write adds when it is left
-    out), so that a change's `after` matches what a re-read returns and rollback does not see it as moved."""
-    return json.loads(dumps(document))
-
-
-def attach_call(group: str, arn: str) -> ApiCall:
-    return ApiCall("iam", "attach_group_policy", {"GroupName": group, "PolicyArn": arn})
-
-
-def detach_call(group: str, arn: str) -> ApiCall:
-    return ApiCall("iam", "detach_group_policy", {"GroupName": group, "PolicyArn": arn})
-
-
-def put_call(group: str, policy: str, document: Any) -> ApiCall:
-    return ApiCall(
-        "iam", "put_group_policy", {"GroupName": group, "PolicyName": policy, "PolicyDocument": dumps(document)}
-    )
-
-
-def delete_inline_call(group: str, policy: str) -> ApiCall:
-    return ApiCall("iam", "delete_group_policy", {"GroupName": group, "PolicyName": policy})
-
-
-def add_call(group: str, user: str) -> ApiCall:
-    return ApiCall("iam", "add_user_to_group", {"GroupName": group, "UserName": user})
-
-
-def remove_call(group: str, user: str) -> ApiCall:
-    return ApiCall("iam", "remove_user_from_group", {"GroupName": group, "UserName": user})
-
 
 def recreate_calls(group: GroupFact) -> tuple[ApiCall, ...]:
     """A deleted group made again as it was: same name and path (so the same ARN), then its inline and
     managed policies, then its members. AWS gives it a new id."""
     name = group.name
     calls = [ApiCall("iam", "create_group", {"GroupName": name, "Path": group.path})]
-    calls += [put_call(name, p, group.inline_policies[p]) for p in sorted(group.inline_policies)]
-    calls += [attach_call(name, a) for a in sorted(group.managed_policies)]
+    calls += [GROUP.put_call(name, p, group.inline_policies[p]) for p in sorted(group.inline_policies)]
+    calls += [GROUP.attach_call(name, a) for a in sorted(group.managed_policies)]
     calls += [add_call(name, u) for u in group.members]
     return tuple(calls)

@@ -14,21 +14,25 @@ task needs them: GetLoginProfile when it says `console_access`, and for `state: 
 (`users.confirm`) and the dependents (`users.read_dependents`) that `users.delete_user_calls` removes
 before the user, in AWS's order, as the `iam_users` sweep does. Neither a deletion nor a removed console
 password can be undone, and neither is ever planned for the user the run signs as: the task fails instead.
+The tags change is `tagging`'s (shared with iam_role), the membership changes `memberships`' (shared with
+iam_group).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from remediator import awsrules
+from remediator import awsrules, boundaries, entityargs, iamnames, tagging
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
+from remediator.iamnames import distinct, same_name
 from remediator.identity import run_identity
+from remediator.memberships import GROUPS, membership_changes
 from remediator.model import ApiCall, Change, Finding
-from remediator.modules.iam_role import tag_values
 from remediator.registry import Module, PlanResult, literal, register
+from remediator.tagging import tag_values
 from remediator.users import (
     DELETE_WRITES,
     User,
@@ -40,28 +44,10 @@ from remediator.users import (
     read_dependents,
 )
 
-GROUP_PART, TAGS_PART, CONSOLE_PART = "group", "tags", "console"
+GROUP_PART, TAGS_PART, CONSOLE_PART = GROUPS.part, tagging.PART, "console"
 # task option → field of the user that the `<name>` change manages
 USER_FIELDS = {"path": "Path", "permissions_boundary": "PermissionsBoundary"}
 _GROUP = {"type": "string", "minLength": 1, "maxLength": 128}
-
-
-def same_name(a: str | None, b: str | None) -> bool:
-    """IAM names are compared without regard to case (`Alice` and `alice` are one user)."""
-    return a is not None and b is not None and a.casefold() == b.casefold()
-
-
-def distinct(names: list[str]) -> list[str]:
-    """Names in order, each once without regard to case (the first spelling wins)."""
-    seen: dict[str, str] = {}
-    for name in names:
-        seen.setdefault(name.casefold(), name)
-    return list(seen.values())
-
-
-def find_user(users: list[User], name: str) -> User | None:
-    exact = next((u for u in users if u.name == name), None)
-    return exact or next((u for u in users if same_name(u.name, name)), None)
 
 
 def boundary_of(ctx: ReadContext, user: User | None) -> str:
@@ -100,10 +86,6 @@ def user_state(user: User, boundary: str) -> dict[str, Any]:
     return state
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
 def _fmt(value: Any) -> str:
     return "none" if value in ("", None) else str(value)
 
@@ -134,13 +116,8 @@ class IamUser(Module):
                 "type": "boolean",
                 "description": "remove the user from groups not listed (only when groups is given)",
             },
-            "permissions_boundary": {"type": "string", "description": 'a policy ARN; "" removes the boundary'},
-            "tags": {
-                "type": "object",
-                "additionalProperties": {"type": ["string", "number", "boolean"]},
-                "description": "tags to set; others are left alone unless purge_tags",
-            },
-            "purge_tags": {"type": "boolean", "description": "remove tags not listed (only when tags is given)"},
+            **boundaries.OPTIONS,
+            **tagging.OPTIONS,
             "console_access": {
                 "type": "boolean",
                 "description": "false deletes the console password (it cannot be restored); true only checks,"
@@ -221,30 +198,13 @@ class IamUser(Module):
     # ---- validation -------------------------------------------------------------------------------
 
     def validate(self, args: dict[str, Any]) -> None:
-        if args.get("state") == "absent":
-            others = sorted(k for k in args if k not in ("name", "state"))
-            if others:
-                raise ArgError(others[0], "state: absent deletes the user and takes no other user fields")
-        problem = awsrules.check_name("user", args.get("name"))
-        if problem:
-            raise ArgError("name", problem)
-        if "path" in args:
-            problem = awsrules.check_path(args["path"])
-            if problem:
-                raise ArgError("path", problem)
+        entityargs.check_entity(args, "user", absent_takes=("name", "state"))
         for group in args.get("groups") or []:
             problem = awsrules.check_name("group", group)
             if problem:
                 raise ArgError("groups", problem)
-        if "tags" in args:
-            problem = awsrules.check_tags(tag_values(args))
-            if problem:
-                raise ArgError("tags", problem)
-        boundary = args.get("permissions_boundary")
-        if boundary:
-            problem = awsrules.check_policy_arn(boundary)
-            if problem:
-                raise ArgError("permissions_boundary", f"give the boundary policy's ARN: {problem}")
+        tagging.check(args)
+        boundaries.check(args)
 
     # ---- reading ----------------------------------------------------------------------------------
 
@@ -252,7 +212,7 @@ class IamUser(Module):
         own = run_identity(ctx).user_name
         details = authorization_details(ctx)["UserDetailList"]
         named = [from_detail(d, None) for d in details if same_name(d["UserName"], args["name"])]
-        user = find_user(named, args["name"])
+        user = iamnames.find(named, args["name"])
         boundary = boundary_of(ctx, user)
         if user is not None and not same_name(user.name, own) and args.get("state") == "absent":
             user = read_dependents(ctx, confirm(ctx, user))
@@ -267,9 +227,7 @@ class IamUser(Module):
         existing = [g["GroupName"] for g in authorization_details(ctx)["GroupDetailList"]]
         known = []
         for wanted in args.get("groups") or []:
-            found = next((g for g in existing if g == wanted), None) or next(
-                (g for g in existing if same_name(g, wanted)), None
-            )
+            found = iamnames.find(existing, wanted, key=str)
             if found is None and ctx.will_exist("group", wanted):
                 found = wanted
             if found is not None and found not in known:
@@ -320,7 +278,7 @@ class IamUser(Module):
                 changes.append(update)
         changes += self._groups(args, name, build, user.groups if user else (), current.get("groups") or [])
         if user is not None:
-            tags = self._tags(args, user, build)
+            tags = tagging.tags_change(args, "user", name, user.tags, build)
             if tags:
                 changes.append(tags)
         console, finding = self._console(args, name, user, own, build)
@@ -356,7 +314,7 @@ class IamUser(Module):
             params["PermissionsBoundary"] = after["PermissionsBoundary"] = args["permissions_boundary"]
         tags = tag_values(args)
         if tags:
-            params["Tags"] = _tag_list(tags)
+            params["Tags"] = tagging.tag_list(tags)
             after["Tags"] = tags
         return build.create(
             name,
@@ -396,13 +354,7 @@ class IamUser(Module):
         if "Path" in fields:
             calls.append(ApiCall("iam", "update_user", {"UserName": name, "NewPath": fields["Path"]}))
         if "PermissionsBoundary" in fields:
-            arn = fields["PermissionsBoundary"]
-            if arn:
-                calls.append(
-                    ApiCall("iam", "put_user_permissions_boundary", {"UserName": name, "PermissionsBoundary": arn})
-                )
-            else:
-                calls.append(ApiCall("iam", "delete_user_permissions_boundary", {"UserName": name}))
+            calls.append(boundaries.boundary_call("user", name, fields["PermissionsBoundary"]))
         return tuple(calls)
 
     def _groups(
@@ -419,74 +371,9 @@ class IamUser(Module):
                 if len(missing) == 1
                 else f"user {name}: groups {names} do not exist and no earlier task creates them"
             )
-        changes = []
-        for group in wanted:
-            if any(same_name(group, g) for g in live):
-                continue
-            spelled = next(g for g in known if same_name(group, g))  # as AWS spells it
-            params = {"GroupName": spelled, "UserName": name}
-            changes.append(
-                build.create(
-                    f"{name}/{GROUP_PART}/{spelled}",
-                    after={"GroupName": spelled},
-                    calls=(ApiCall("iam", "add_user_to_group", params),),
-                    undo=(ApiCall("iam", "remove_user_from_group", params),),
-                    summary=f"add user {name} to group {spelled}",
-                    reason="the task lists it",
-                )
-            )
-        if args.get("purge_groups"):
-            for group in sorted(g for g in live if not any(same_name(g, w) for w in wanted)):
-                params = {"GroupName": group, "UserName": name}
-                changes.append(
-                    build.delete(
-                        f"{name}/{GROUP_PART}/{group}",
-                        before={"GroupName": group},
-                        calls=(ApiCall("iam", "remove_user_from_group", params),),
-                        undo=(ApiCall("iam", "add_user_to_group", params),),
-                        summary=f"remove user {name} from group {group}",
-                        reason="not listed, and purge_groups is on",
-                    )
-                )
-        return changes
-
-    def _tags(self, args: dict[str, Any], user: User, build: ChangeBuilder) -> Change | None:
-        name, live = user.name, dict(user.tags)
-        wanted = tag_values(args)
-        to_set = {k: v for k, v in wanted.items() if live.get(k) != v}
-        to_remove = sorted(set(live) - set(wanted)) if args.get("purge_tags") and "tags" in args else []
-        if not to_set and not to_remove:
-            return None
-        count = len((set(live) - set(to_remove)) | set(wanted))
-        if count > awsrules.MAX_TAGS:
-            raise TaskFailed(
-                f"user {name} would have {count} tags ({len(live)} now, the task adds {len(set(to_set) - set(live))}):"
-                f" AWS allows at most {awsrules.MAX_TAGS} (purge_tags removes the ones the task does not list)"
-            )
-        before = {k: live.get(k) for k in [*to_set, *to_remove]}
-        after = {**to_set, **{k: None for k in to_remove}}
-        calls, undo = [], []
-        if to_set:
-            calls.append(ApiCall("iam", "tag_user", {"UserName": name, "Tags": _tag_list(to_set)}))
-        if to_remove:
-            calls.append(ApiCall("iam", "untag_user", {"UserName": name, "TagKeys": to_remove}))
-        added = sorted(k for k in to_set if k not in live)
-        restore = {k: v for k, v in before.items() if v is not None}
-        if added:
-            undo.append(ApiCall("iam", "untag_user", {"UserName": name, "TagKeys": added}))
-        if restore:
-            undo.append(ApiCall("iam", "tag_user", {"UserName": name, "Tags": _tag_list(restore)}))
-        parts = [f"{k} {before[k] if before[k] is not None else '(none)'} → {v}" for k, v in to_set.items()]
-        parts += [f"remove {k}" for k in to_remove]
-        return build.update(
-            f"{name}/{TAGS_PART}",
-            before=before,
-            after=after,
-            calls=tuple(calls),
-            undo=tuple(undo),
-            summary=f"user {name} tags: {', '.join(parts)}",
-            reason="tags differ from the task",
-        )
+        # as AWS spells them (a group the user is already in is left alone, whatever its spelling here)
+        spelled = [next((g for g in known if same_name(w, g)), w) for w in wanted]
+        return membership_changes(args, GROUPS, name, build, spelled, live)
 
     def _console(
         self, args: dict[str, Any], name: str, user: User | None, own: str | None, build: ChangeBuilder

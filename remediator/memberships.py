@@ -1,0 +1,96 @@
+"""Group memberships, planned from either side: a group's `members` (`iam_group`) or a user's `groups`
+(`iam_user`).
+
+A membership is one link, one change: `<group>/member/<user>` or `<user>/group/<group>`, created by
+AddUserToGroup (undone by RemoveUserFromGroup) and, with the side's purge flag, deleted the other way
+round. Names are compared as IAM does, without regard to case; each change names the other side as AWS
+spells it. Both sides say the same thing about the same link ("add user alice to group ops"), so a plan
+reads alike whichever module made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from remediator.changes import ChangeBuilder
+from remediator.iamnames import folded
+from remediator.model import ApiCall, Change
+
+
+@dataclass(frozen=True)
+class Side:
+    """Which end of the link the task's entity is, and how its options and changes name the other end."""
+
+    option: str  # the task option that lists the other ends ("members")
+    part: str  # the resource part of each change (`<name>/member/<user>`)
+    key: str  # what a change's before/after holds ("UserName": the other end's name)
+    other: str  # the other end's kind, for messages ("user")
+    entity_is_group: bool
+
+    @property
+    def purge(self) -> str:
+        return f"purge_{self.option}"
+
+    def pair(self, entity: str, other: str) -> tuple[str, str]:
+        """(group, user) of the link between the task's entity and `other`."""
+        return (entity, other) if self.entity_is_group else (other, entity)
+
+
+MEMBERS = Side(option="members", part="member", key="UserName", other="user", entity_is_group=True)  # iam_group
+GROUPS = Side(option="groups", part="group", key="GroupName", other="group", entity_is_group=False)  # iam_user
+
+
+def add_call(group: str, user: str) -> ApiCall:
+    return ApiCall("iam", "add_user_to_group", {"GroupName": group, "UserName": user})
+
+
+def remove_call(group: str, user: str) -> ApiCall:
+    return ApiCall("iam", "remove_user_from_group", {"GroupName": group, "UserName": user})
+
+
+def membership_changes(
+    args: dict[str, Any],
+    side: Side,
+    entity: str,
+    build: ChangeBuilder,
+    wanted: list[str],
+    live: Collection[str],
+    created_earlier: Collection[str] = (),
+) -> list[Change]:
+    """Add each of `wanted` (the other ends, as AWS spells them) that `live` lacks; with the side's purge
+    flag (and its list given), remove each of `live` not wanted. The reason of an add names the ends an
+    earlier task of the run creates (`created_earlier`)."""
+    changes = []
+    present = folded(live)
+    for other in wanted:
+        if other.casefold() in present:
+            continue
+        group, user = side.pair(entity, other)
+        later = f" (an earlier task creates the {side.other})" if other in created_earlier else ""
+        changes.append(
+            build.create(
+                f"{entity}/{side.part}/{other}",
+                after={side.key: other},
+                calls=(add_call(group, user),),
+                undo=(remove_call(group, user),),
+                summary=f"add user {user} to group {group}",
+                reason=f"the task lists it{later}",
+            )
+        )
+    if args.get(side.purge) and side.option in args:
+        listed = folded(wanted)
+        for other in sorted(o for o in live if o.casefold() not in listed):
+            group, user = side.pair(entity, other)
+            changes.append(
+                build.delete(
+                    f"{entity}/{side.part}/{other}",
+                    before={side.key: other},
+                    calls=(remove_call(group, user),),
+                    undo=(add_call(group, user),),
+                    summary=f"remove user {user} from group {group}",
+                    reason=f"not listed, and {side.purge} is on",
+                )
+            )
+    return changes
