@@ -6,14 +6,22 @@ change, because the report can be hours old.
 `AccessKey` and `KeyHolder` are the typed facts of `iam_access_keys` (its `read` builds them from
 `list_keys`, `last_used` and the credential report; a plan case gives them in the JSON form below).
 `list_keys` and `last_used` themselves return AWS-like dicts, as `iam_users` reads them.
+
+Per-user and per-key reads are independent, so a module runs them `concurrently` (a few threads per
+account, results in the order asked). Each is cached in the ReadContext under its own name, loaded outside
+the context's lock (`_cached`): the lock is held only to find or make the entry, never during the call.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from remediator.aws.context import ReadContext
+from remediator.errors import AwsError
 from remediator.facts import Fact, key
 from remediator.model import ApiCall
 from remediator.timeutil import iso
@@ -21,6 +29,48 @@ from remediator.timeutil import iso
 DEACTIVATED_TAG_PREFIX = "remediator:deactivated:"
 QUARANTINE_TAG = "remediator:quarantined-at"
 QUARANTINE_POLICY = "remediator-quarantine"  # the inline deny-all policy of a disabled user
+# Threads for an account's independent per-user and per-key reads (IAM's rate limits are the account's, and
+# the per-account token bucket in remediator/aws paces them; more threads would only queue there).
+READ_WORKERS = 8
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def concurrently(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> list[R]:
+    """fn over items on a few threads (READ_WORKERS unless given), results in the order of items
+    (deterministic whatever finishes first); the first exception, in that order, is raised. One item, or
+    none, runs in this thread."""
+    workers = READ_WORKERS if workers is None else workers
+    todo = list(items)
+    if len(todo) <= 1 or workers <= 1:
+        return [fn(item) for item in todo]
+    with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="remediator-read") as pool:
+        return list(pool.map(fn, todo))
+
+
+class _Once:
+    """One named read of a ReadContext, loaded at most once (unless it failed) by whichever thread asks first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._value: Any = None
+
+    def get(self, load: Callable[[], Any]) -> Any:
+        with self._lock:
+            if not self._loaded:
+                self._value = load()
+                self._loaded = True
+            return self._value
+
+
+def _cached(ctx: ReadContext, name: str, load: Callable[[ReadContext], T]) -> T:
+    """`ctx.fact(name, load)` for reads made from several threads: ReadContext.fact holds the context's one
+    lock while it loads, which would run concurrent per-key reads one at a time. Here the context caches a
+    per-name `_Once` (the lock held only to find or make it) and the read runs under that name's own lock."""
+    once = ctx.fact(name, lambda _: _Once())
+    return once.get(lambda: load(ctx))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -74,7 +124,7 @@ def list_keys(ctx: ReadContext, user: str) -> list[dict[str, Any]]:
                 )
         return keys
 
-    return ctx.fact(f"access_keys:{user}", load)
+    return _cached(ctx, f"access_keys:{user}", load)
 
 
 def last_used(ctx: ReadContext, key_id: str) -> dict[str, Any]:
@@ -89,7 +139,7 @@ def last_used(ctx: ReadContext, key_id: str) -> dict[str, Any]:
             "Region": None if region in (None, "N/A") else region,
         }
 
-    return ctx.fact(f"access_key_last_used:{key_id}", load)
+    return _cached(ctx, f"access_key_last_used:{key_id}", load)
 
 
 def deactivation_tag(key_id: str) -> str:
@@ -130,3 +180,43 @@ def deactivated_keys(tags: list[dict[str, Any]] | dict[str, Any] | None) -> dict
         for key, value in pairs
         if key.startswith(DEACTIVATED_TAG_PREFIX) and len(key) > len(DEACTIVATED_TAG_PREFIX)
     }
+
+
+class LiveKeys:
+    """Live reads of one account's keys on demand, after planning: what the applier confirms a change with.
+
+    `iam_access_keys.read` puts one in `current`; `plan` never touches it, so planning (check mode) costs no
+    call for it. `resource_state` asks it, for the one key a change names, just before the applier writes
+    that change: the key's live last use (GetAccessKeyLastUsed) and, for a user the read did not list (a
+    rollback of a key remediator deactivated, or a key the credential report no longer flags), its keys.
+    """
+
+    def __init__(self, ctx: ReadContext, marks: dict[str, dict[str, str]]) -> None:
+        self._ctx = ctx
+        self._marks = marks
+
+    def holder(self, user: str) -> KeyHolder | None:
+        """The user's keys now (their last use not read), or None when the user is gone."""
+        try:
+            listed = list_keys(self._ctx, user)
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+        keys = tuple(AccessKey.listed(entry) for entry in listed)
+        return KeyHolder(name=user, deactivated_keys=dict(self._marks.get(user, {})), keys=keys)
+
+    def last_used(self, key_id: str) -> dict[str, Any] | None:
+        """GetAccessKeyLastUsed now (see `last_used`), or None when the key is gone."""
+        try:
+            return last_used(self._ctx, key_id)
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LiveKeys:
+        return self  # a reader, not state: copies of `current` share it
+
+    def __repr__(self) -> str:
+        return f"LiveKeys({self._ctx.account.name!r})"

@@ -1,18 +1,23 @@
 """iam_access_keys: key hygiene judged per key, never per user.
 
-Reading costs about one call per candidate key plus a constant, not one per user:
+Planning costs at most one call per user holding a candidate key, plus a constant, never one per user:
 
 1. the credential report (one bulk read, shared) names the CANDIDATE users: a row with an active key not
    used (or, never used, not created) within `unused_days`, an active key older than `max_age_days`, or
    more active keys than `max_active_per_user`. AWS may serve a report up to four hours old, and its
-   dates only ever lag (a key looks older or less used than it is), so it is used to find candidates,
-   never to decide;
+   dates only ever lag (a key looks older or less used than it is), so it finds candidates and plans,
+   and never decides alone what is written (step 4);
 2. in `deactivate`/`delete` mode, GetAccountAuthorizationDetails (one bulk read, shared) gives the users
-   carrying `remediator:deactivated:<AccessKeyId>` tags: keys remediator deactivated, which
-   `delete_after_days` may delete and a rollback must find again;
-3. ListAccessKeys for those users only, then GetAccessKeyLastUsed only for keys whose decision needs it.
-   A key the report proves was used within the window (its slot matched to the key by creation time)
-   keeps the report's date and costs no call; a key younger than every window is not read at all.
+   carrying `remediator:deactivated:<AccessKeyId>` tags: keys remediator deactivated. Only a user with a
+   key due for deletion (`delete_after_days`) is a candidate for that: a key remediator deactivated and not
+   yet due breaks no rule, and nothing is read for it;
+3. ListAccessKeys for the candidate users only (a few at a time, `keys.concurrently`). Each key takes its
+   last use from its credential-report slot (matched by creation time); only a key without one is read
+   live (GetAccessKeyLastUsed), and so is a key whose rotation is enforced (what switching it off breaks
+   is named from a live read). A key younger than every window is not read at all;
+4. a change decided on the report's dates says so ("to confirm at apply"): its before-image holds that last
+   use, and the applier's re-read confirms it live just before writing, key by key (`resource_state`, through
+   the `keys.LiveKeys` that `read` puts in `current`). A key used since is stale: skipped, never changed.
 
 `read` returns the moment of reading (`now`), the run's own access key ids (the signing key, and the key
 that assumed the run's role) and the candidate users as `keys.KeyHolder` facts (their keys `keys.AccessKey`),
@@ -29,6 +34,7 @@ last use out (a key in use is used again between plan and apply, and the decisio
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,11 +44,13 @@ from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.credreport import KeyRow, UserRow, credential_report
-from remediator.errors import ArgError, AwsError
+from remediator.errors import ArgError, AwsError, RemediatorError
 from remediator.identity import run_identity
 from remediator.keys import (
     AccessKey,
     KeyHolder,
+    LiveKeys,
+    concurrently,
     deactivate_calls,
     deactivated_keys,
     delete_calls,
@@ -61,6 +69,15 @@ RULE_OPTIONS = ("unused_days", "max_age_days", "max_active_per_user", "delete_af
 DEFAULT_GRACE_DAYS = 14
 # A sweep that deactivates or deletes stops above this many changes unless the task sets max_changes.
 LIVE, REPORT = "GetAccessKeyLastUsed", "credential report"
+# What a change decided on the credential report's dates says (in its reason, so in plan files too).
+TO_CONFIRM = (
+    "Last use from the credential report, to confirm at apply: GetAccessKeyLastUsed is read just before the"
+    " change is written, and a key used since is skipped as stale"
+)
+# resource_state's LastUsedDate for a key whose live last use could not be read: never equal to a before-image.
+UNCONFIRMED = "not confirmed: "
+
+log = logging.getLogger("remediator.iam_access_keys")
 
 
 def selected(user: str, args: dict[str, Any]) -> bool:
@@ -155,31 +172,33 @@ class Rules:
 
 
 def _slot(row: UserRow | None, created: datetime | None) -> KeyRow | None:
-    """The report's slot for a live key: the one whose last_rotated is the key's creation (to the second)."""
+    """The report's slot for a live key: the one whose last_rotated is the key's creation (to the second).
+    Two keys made within the same second match two slots: either serves when they report the same last use
+    (the same evidence, whichever key is which); when they differ, no slot is given (the key is read live)."""
     if row is None or created is None:
         return None
     found = [k for k in row.keys if k.last_rotated is not None and abs((k.last_rotated - created).total_seconds()) < 1]
-    return found[0] if len(found) == 1 else None
+    if not found:
+        return None
+    uses = {(k.last_used, k.last_used_region, k.last_used_service) for k in found}
+    return found[0] if len(uses) == 1 else None
 
 
 def _last_use_source(rules: Rules, key: AccessKey, crowded: bool, marks: dict[str, str], slot: Any) -> str | None:
-    """Where a key's last use must come from: LIVE, REPORT, or None (no rule can match it)."""
+    """Where a key's last use comes from while planning: REPORT (its report slot), LIVE (no slot, or enforced
+    rotation), or None (no rule can match it: not read). A change decided on REPORT is confirmed live at apply."""
     created = _time(key.create_date)
+    from_report = REPORT if slot is not None else LIVE
     if key.active:
-        if crowded:  # a key to deactivate is chosen on live dates; a report may use the report's
-            return REPORT if slot is not None and not rules.destructive else LIVE
         if rules.enforced(created):
             return LIVE  # acted on even if in use: what breaks is named from a live read
-        if rules.older_than(created, rules.unused_cutoff):
-            recent = slot is not None and slot.last_used is not None and slot.last_used >= rules.unused_cutoff
-            # Report mode only reports: the report's dates (at most hours behind) are evidence enough. A key
-            # that would be deactivated or deleted is confirmed live first.
-            return REPORT if recent or (slot is not None and not rules.destructive) else LIVE
+        if crowded or rules.older_than(created, rules.unused_cutoff):
+            return from_report
         if rules.older_than(created, rules.rotation_cutoff):
-            return REPORT if slot is not None else LIVE  # evidence only: rotation is judged on creation
+            return from_report  # evidence only: rotation is judged on creation
         return None
     if key.key_id in marks and rules.deletable_mark(_day(marks[key.key_id])):
-        return LIVE
+        return from_report
     return None
 
 
@@ -196,11 +215,23 @@ def _with_last_use(key: AccessKey, source: str | None, live: dict[str, Any] | No
     )
 
 
+def to_the_minute(value: str | None) -> str | None:
+    """A last-use date as staleness compares it: to the minute. AWS records a key's first use in any 15
+    minutes, the same moment in the credential report and in GetAccessKeyLastUsed, but the two may print it
+    with different precision (the emulator: seconds in the report, microseconds live)."""
+    if value is None or value.startswith(UNCONFIRMED):
+        return value
+    return iso(parse_time(value).replace(second=0, microsecond=0))
+
+
 def state(key: AccessKey, marks: dict[str, str], *, last_use: bool = True) -> dict[str, Any]:
     """What a change to one key depends on (JSON-friendly): compared with before-images for staleness.
     Without `last_use` for a change decided on age alone, which a later use of the key must not make stale."""
     fields = ("Status", "CreateDate", "LastUsedDate") if last_use else ("Status", "CreateDate")
-    return {**key.image(*fields), "DeactivatedOn": marks.get(key.key_id)}
+    image = key.image(*fields)
+    if last_use:
+        image["LastUsedDate"] = to_the_minute(image["LastUsedDate"])
+    return {**image, "DeactivatedOn": marks.get(key.key_id)}
 
 
 def evidence(user: str, key: AccessKey, now: datetime) -> str:
@@ -222,6 +253,11 @@ def evidence(user: str, key: AccessKey, now: datetime) -> str:
         via = (f" via {service}" if service else "") + (f" in {region}" if region else "")
         parts.append(f"last used {timeutil.ago(used, now)}{via}" + (" (credential report)" if source == REPORT else ""))
     return ", ".join(parts)
+
+
+def _to_confirm(key: AccessKey) -> str:
+    """The note a change decided on the report's last use carries (its before-image holds that last use)."""
+    return f". {TO_CONFIRM}" if key.last_used_source == REPORT else ""
 
 
 def breaks(key: AccessKey, now: datetime) -> str:
@@ -385,47 +421,104 @@ class AccessKeys(Module):
                 if found and selected(detail["UserName"], args):
                     marks[detail["UserName"]] = found
         rows = {r.user: r for r in credential_report(ctx) if not r.is_root and selected(r.user, args)}
-        names = sorted({name for name, row in rows.items() if rules.row_is_candidate(row)} | set(marks))
-        users: list[KeyHolder] = []
-        for name in names:
-            try:
-                listed = list_keys(ctx, name)
-            except AwsError as exc:
-                if exc.code == "NoSuchEntity":
-                    continue  # deleted since the report was made
-                raise
-            user_marks = marks.get(name, {})
-            row = rows.get(name)
-            listed_keys = [AccessKey.listed(entry) for entry in listed]
-            active = sum(1 for k in listed_keys if k.active)
-            crowded = rules.max_active is not None and active > rules.max_active
-            keys: list[AccessKey] = []
-            for key in listed_keys:
-                slot = _slot(row, _time(key.create_date))
-                source = _last_use_source(rules, key, crowded, user_marks, slot)
-                live = None
-                if source == LIVE:
-                    try:
-                        live = last_used(ctx, key.key_id)
-                    except AwsError as exc:
-                        if exc.code == "NoSuchEntity":
-                            continue  # deleted since it was listed
-                        raise
-                keys.append(_with_last_use(key, source, live, slot))
-            users.append(KeyHolder(name=name, deactivated_keys=user_marks, keys=tuple(keys)))
-        return {"now": now.isoformat(), "own_keys": own, "users": users}
+        # A key remediator deactivated is a candidate only once it is due for deletion: until then it breaks
+        # no rule, and nothing is read for it (a re-activated one is in the report like any active key).
+        due = {name for name, found in marks.items() if any(rules.deletable_mark(_day(d)) for d in found.values())}
+        names = sorted({name for name, row in rows.items() if rules.row_is_candidate(row)} | due)
+
+        def holder(name: str) -> KeyHolder | None:
+            return self._holder(ctx, rules, name, rows.get(name), marks.get(name, {}))
+
+        users = [user for user in concurrently(holder, names) if user is not None]
+        return {"now": now.isoformat(), "own_keys": own, "users": users, "live": LiveKeys(ctx, marks)}
+
+    @staticmethod
+    def _holder(
+        ctx: ReadContext, rules: Rules, name: str, row: UserRow | None, user_marks: dict[str, str]
+    ) -> KeyHolder | None:
+        """One candidate user's keys: ListAccessKeys, and each key's last use from its report slot, or read live
+        where there is none (None: the user was deleted since the report was made)."""
+        try:
+            listed = list_keys(ctx, name)
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+        listed_keys = [AccessKey.listed(entry) for entry in listed]
+        active = sum(1 for k in listed_keys if k.active)
+        crowded = rules.max_active is not None and active > rules.max_active
+        keys: list[AccessKey] = []
+        for key in listed_keys:
+            slot = _slot(row, _time(key.create_date))
+            source = _last_use_source(rules, key, crowded, user_marks, slot)
+            live = None
+            if source == LIVE:
+                try:
+                    live = last_used(ctx, key.key_id)
+                except AwsError as exc:
+                    if exc.code == "NoSuchEntity":
+                        continue  # deleted since it was listed
+                    raise
+            keys.append(_with_last_use(key, source, live, slot))
+        return KeyHolder(name=name, deactivated_keys=user_marks, keys=tuple(keys))
 
     def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "users": [KeyHolder.from_json(u) for u in data["users"]]}
 
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
+        """The key's state now, its last use confirmed live: the applier calls this just before it writes a
+        change to the key, so a change planned on the credential report's dates (or on a live read made a
+        while ago) is checked against GetAccessKeyLastUsed at that moment. One call per change; none for a
+        key whose last use this read already took live."""
         user_name, _, key_id = resource.partition("/")
-        for user in current["users"]:
-            if user.name == user_name:
-                key = user.find(key_id)
-                if key is not None:
-                    return state(key, user.deactivated_keys)
-        return None
+        live: LiveKeys | None = current.get("live")
+        holder = next((u for u in current["users"] if u.name == user_name), None)
+        if (holder is None or holder.find(key_id) is None) and live is not None:
+            # Not among this read's candidates: a key remediator deactivated (a rollback), or one the report
+            # no longer flags (used since?). Read it now rather than call it gone.
+            try:
+                holder = live.holder(user_name)
+            except RemediatorError as exc:
+                log.warning(
+                    "access key %s of user %s: could not be read to confirm a change: %s", key_id, user_name, exc
+                )
+                return {"Status": f"{UNCONFIRMED}{exc}"}
+        key = holder.find(key_id) if holder is not None else None
+        if key is None or holder is None:
+            return None
+        if key.last_used_source != LIVE:
+            key = self._confirmed(live, user_name, key)
+            if key is None:
+                return None
+        return state(key, holder.deactivated_keys)
+
+    @staticmethod
+    def _confirmed(live: LiveKeys | None, user: str, key: AccessKey) -> AccessKey | None:
+        """The key with its last use read live now (None: deleted since). Without a live reader (a plan case)
+        the last use is marked unconfirmed, so a change that depends on it is stale, never applied unread."""
+        if live is None:
+            return replace(key, last_used_date=f"{UNCONFIRMED}no live reader", last_used_source=None)
+        try:
+            used = live.last_used(key.key_id)
+        except RemediatorError as exc:
+            log.warning(
+                "access key %s of user %s: last use could not be read to confirm a change: %s", key.key_id, user, exc
+            )
+            return replace(key, last_used_date=f"{UNCONFIRMED}{exc}", last_used_source=None)
+        if used is None:
+            return None
+        confirmed = _with_last_use(key, LIVE, used, None)
+        planned, now_used = to_the_minute(key.last_used_date), to_the_minute(confirmed.last_used_date)
+        if key.last_used_source == REPORT and planned != now_used:
+            log.warning(
+                "access key %s of user %s was used %s (GetAccessKeyLastUsed), after the credential report's %s that"
+                " the plan relied on: a change planned on the report is stale and is not made",
+                key.key_id,
+                user,
+                now_used,
+                planned or "never used",
+            )
+        return confirmed
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         now = parse_time(current["now"])
@@ -500,7 +593,7 @@ class AccessKeys(Module):
 
         if not key.active:
             day = _day(marks.get(key_id))
-            if not (key_id in marks and rules.deletable_mark(day) and key.last_used_source == LIVE):
+            if not (key_id in marks and rules.deletable_mark(day) and key.last_used_source in (LIVE, REPORT)):
                 return None, None
             assert day is not None
             if used is not None and used.date() > day:
@@ -511,7 +604,7 @@ class AccessKeys(Module):
                 )
             reason = (
                 f"deactivated by remediator on {timeutil.ago(day, now)}, delete after {rules.delete_after_days}"
-                f" days; inactive and unused since. Evidence: {proof}"
+                f" days; inactive and unused since. Evidence: {proof}{_to_confirm(key)}"
             )
             return self._delete(build, resource, user, key_id, state(key, marks), marks, reason), None
 
@@ -552,7 +645,7 @@ class AccessKeys(Module):
             return None, build.finding(
                 resource, "low", f"{self._what(user, key_id)}: {text}. {self._own()}. Evidence: {proof}", controls
             )
-        reason = f"{text}. Evidence: {proof}"
+        reason = f"{text}. Evidence: {proof}{_to_confirm(key) if unused or extra else ''}"
         why, what_breaks = ("enforced rotation; ", f". What breaks: {breaks(key, now)}") if enforced else ("", "")
         # Age alone decided it: a use of the key between plan and apply must not make the change stale.
         before = state(key, marks, last_use=bool(unused or extra))

@@ -2,9 +2,11 @@
 
 Reading follows the credential report's rule: the report (up to four hours old) finds CANDIDATES, live
 per-user reads confirm them. Only users the report shows as unused (or that carry the quarantine tag, for
-`delete_after_days`) get ListAccessKeys, GetAccessKeyLastUsed per key, and GetUser (live PasswordLastUsed);
+`delete_after_days`) get ListAccessKeys, GetAccessKeyLastUsed per key, and GetUser (live PasswordLastUsed),
+and only when the task may change them (`action: report` reports from the report's evidence alone);
 only users that will be deleted get the dependents' list calls (login profile, signing certificates, SSH
-keys, service-specific credentials, MFA devices). Everything else comes from the report and the shared
+keys, service-specific credentials, MFA devices). The candidates are read a few at a time
+(`keys.concurrently`), in a deterministic order. Everything else comes from the report and the shared
 GetAccountAuthorizationDetails read.
 
 `read` returns `now`, so `plan` stays pure and plan cases fix time. Each user in `current["users"]` is a
@@ -37,7 +39,7 @@ from remediator.aws.context import ReadContext
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
 from remediator.identity import run_identity
-from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, deactivate_calls
+from remediator.keys import QUARANTINE_POLICY, QUARANTINE_TAG, concurrently, deactivate_calls
 from remediator.model import ApiCall, Change, Finding
 from remediator.registry import Module, PlanResult, literal, register
 from remediator.timeutil import iso, parse_time
@@ -288,22 +290,30 @@ class Users(Module):
     def read(self, ctx: ReadContext, args: dict[str, Any]) -> dict[str, Any]:
         now = timeutil.now()
         own = run_identity(ctx).user_name
-        users = [self._confirmed(ctx, args, user, now, own) for user in read_users(ctx)]
+        users = read_users(ctx)
+        # The candidates' live reads are independent: a few users at a time, each result back in its place.
+        todo = [i for i, user in enumerate(users) if self._needs_live(args, user, now, own)]
+        confirmed = concurrently(lambda i: self._confirmed(ctx, args, users[i], now), todo)
+        for i, user in zip(todo, confirmed, strict=True):
+            users[i] = user
         return {"now": now.isoformat(), "own_user": own, "users": users}
 
-    def _confirmed(self, ctx: ReadContext, args: dict[str, Any], user: User, now: datetime, own: str | None) -> User:
-        """The user as the plan needs it: the report's version, or (for a candidate the task may change)
-        confirmed live, with its dependents when it will be deleted."""
+    @staticmethod
+    def _needs_live(args: dict[str, Any], user: User, now: datetime, own: str | None) -> bool:
+        """A candidate the task may change (not the run's own user): the report's evidence is confirmed live.
+        In report mode nothing is: findings only, and the report's evidence (hours old at most) is enough."""
         days, after = args.get("unused_days"), args.get("delete_after_days")
+        if args.get("action", "report") == "report":
+            return False
         if not selected(user, args) or (own and user.name.casefold() == own.casefold()):
-            return user
-        candidate = (days is not None and unused_evidence(user, now, days) is not None) or (
+            return False
+        return (days is not None and unused_evidence(user, now, days) is not None) or (
             after is not None and quarantine_date(user) is not None
         )
-        if not candidate:
-            return user
-        if args.get("action", "report") == "report":
-            return user  # findings only: the report's evidence (hours old at most) is enough
+
+    def _confirmed(self, ctx: ReadContext, args: dict[str, Any], user: User, now: datetime) -> User:
+        """A candidate as the plan needs it: confirmed live, with its dependents when it will be deleted."""
+        days = args.get("unused_days")
         user = confirm(ctx, user)
         if will_delete(user, args, now):
             return read_dependents(ctx, user)

@@ -4,6 +4,10 @@ The sizes stay under 100 principals of each kind, IAM's default page size, so th
 against AWS too and not only because the emulator never truncates a list. Larger accounts stay flat on
 AWS up to 1,000 roles because the paginated bulk reads ask for AWS's largest page (MaxItems=1000), which
 is asserted here.
+
+The full baseline's two goals (benchmarks/bench_baseline.py measures them at N=50 and N=500): checking a
+drifted account costs at most one call per user holding a candidate key plus a constant of 20, and checking
+it again once the baseline's remediation is applied at most 20. Counts only, never wall time.
 """
 
 from __future__ import annotations
@@ -14,9 +18,16 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from remediator.aws import session
-from remediator.sandbox.bulk import BASELINE_PASSWORD_POLICY, seed_account, set_password_policy, set_role_sessions
+from remediator.sandbox.bulk import (
+    BASELINE_PASSWORD_POLICY,
+    WEAK_PASSWORD_POLICY,
+    seed_account,
+    set_password_policy,
+    set_role_sessions,
+)
 from tests.conftest import REPO, cli, write_inventory
 
 BASELINE = REPO / "playbooks" / "cis-iam-baseline.yml"
@@ -120,3 +131,63 @@ def test_the_roles_sweep_plans_a_drifted_account_with_the_same_calls_at_any_size
         assert cli("run", ROLES_SWEEP, "-i", inventory, "--check").code == 0
 
     assert by_size[60] == by_size[6]
+
+
+# The goals of the issue "speed on one account", for the full baseline.
+CONSTANT = 20
+
+
+def remediating_baseline(directory: Path) -> Path:
+    """The baseline with the remediation it leaves commented switched on: access keys `deactivate`, users
+    `disable`, each with a max_changes above the account's size (a sweep that deactivates stops above 25)."""
+    plays = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+    switched = []
+    for task in (t for play in plays for t in play["tasks"]):
+        for module, action in (("iam_access_keys", "deactivate"), ("iam_users", "disable")):
+            if module in task:
+                task[module]["action"] = action
+                task["max_changes"] = 1000
+                switched.append(module)
+    assert sorted(switched) == ["iam_access_keys", "iam_users"], switched
+    path = directory / "remediating.yml"
+    path.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_the_baseline_checks_a_drifted_account_with_one_call_per_candidate_user_and_after_apply_a_constant(
+    emulator, aws_managed, workdir, calls, client_hooks
+):
+    aws = aws_managed
+    client_hooks.append(root_with_mfa)
+    inventory = write_inventory(workdir, aws)
+    n = 30
+    seeded = seed_account(aws, n)  # drifted: every two-key user has both keys active, long role sessions
+    set_password_policy(aws, WEAK_PASSWORD_POLICY)
+    two_console_admins_with_mfa(aws)
+    holders = (n + 1) // 2  # the two-key users: one active key above max_active_per_user 1
+    assert seeded.access_keys == n + holders
+    remediating = remediating_baseline(workdir)
+
+    for book in (BASELINE, remediating):  # as shipped (report mode), and the plan the apply below makes
+        calls.clear()
+        drifted = cli("run", book, "-i", inventory, "--check")
+        assert drifted.code == 2, drifted.out + drifted.err
+        assert calls.mutating == []
+        assert len(calls.records) <= holders + CONSTANT, Counter(op for *_, op, _ in calls.records)
+        # One ListAccessKeys per user holding a candidate key; last use comes from the credential report
+        assert calls.count("ListAccessKeys") == holders
+        assert calls.count("GetAccessKeyLastUsed") == 0
+    assert drifted.out.count("to confirm at apply") == holders  # each key's change, in the remediating plan
+
+    calls.clear()
+    applied = cli("run", remediating, "-i", inventory)
+    assert applied.code == 0, applied.out + applied.err
+    # each deactivation was confirmed against the key's live last use just before it was written
+    assert calls.count("GetAccessKeyLastUsed") == calls.count("UpdateAccessKey") == holders
+
+    for book in (BASELINE, remediating):
+        calls.clear()
+        again = cli("run", book, "-i", inventory, "--check")
+        assert again.code == 0, again.out + again.err
+        assert len(calls.records) <= CONSTANT, Counter(op for *_, op, _ in calls.records)
+        assert calls.count("ListAccessKeys") == 0  # keys remediator deactivated are not candidates

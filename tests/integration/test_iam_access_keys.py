@@ -205,8 +205,9 @@ def test_reads_grow_with_candidate_keys_not_with_users(emulator, aws, workdir, c
         by_size[fresh] = Counter(op for _, _, op, _ in calls.records)
     assert by_size[30] == by_size[3], (by_size[3], by_size[30])
     assert by_size[3]["ListAccessKeys"] == 3
-    # report mode takes last use from the credential report; a key to deactivate is confirmed live
-    assert by_size[3]["GetAccessKeyLastUsed"] == (0 if action == "report" else 3)
+    # Both modes plan on the credential report's last use: one call per user holding a candidate key. A key
+    # to deactivate is confirmed live at apply, just before it is written (see the tests below).
+    assert by_size[3]["GetAccessKeyLastUsed"] == 0
     assert by_size[3]["GetCredentialReport"] == 1
 
 
@@ -241,6 +242,112 @@ def test_a_key_used_between_plan_and_apply_is_stale_and_left_alone(iam, aws, wor
     assert status(iam, "mia") == {used_later: "Active"}
     assert status(iam, "ned") == {still_idle: "Inactive"}
     assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+
+
+def plan_changes(path):
+    plan = json.loads(path.read_text())
+    return {c["resource"]: c for account in plan["accounts"] for task in account["task_plans"] for c in task["changes"]}
+
+
+def cached_credential_report():
+    """AWS serves a credential report up to four hours old; the emulator builds a new one for every request.
+    A client hook that serves the first report any client got from then on, as AWS would between a plan and
+    its apply."""
+    first: dict[str, bytes] = {}
+
+    def after(parsed, **_):
+        if "Content" in parsed:
+            parsed["Content"] = first.setdefault("content", parsed["Content"])
+
+    def hook(client):
+        client.meta.events.register("after-call.iam.GetCredentialReport", after)
+
+    return hook
+
+
+def test_a_check_mode_plan_is_to_confirm_at_apply_and_apply_confirms_each_key_live(iam, aws, workdir, calls):
+    stale = new_key(iam, "olga", 400, 200)
+    never = new_key(iam, "pete", 300)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", DEACTIVATE)
+
+    check = cli("run", book, "-i", inv, "--check", "--plan-out", "plan.json")
+    assert check.code == 2, check.out + check.err
+    assert calls.count("GetAccessKeyLastUsed") == 0  # planned on the credential report: one call per user
+    assert calls.count("ListAccessKeys") == 2
+    assert "to confirm at apply" in check.out
+    changes = plan_changes(workdir / "plan.json")
+    assert sorted(changes) == sorted([f"olga/{stale}", f"pete/{never}"])
+    for change in changes.values():
+        assert "to confirm at apply" in change["reason"] and "(credential report)" in change["reason"]
+    assert (
+        changes[f"olga/{stale}"]["before"]["LastUsedDate"] == days_ago(200).replace(second=0, microsecond=0).isoformat()
+    )
+    assert changes[f"pete/{never}"]["before"]["LastUsedDate"] is None
+
+    calls.clear()
+    applied = cli("apply", "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert status(iam, "olga") == {stale: "Inactive"} and status(iam, "pete") == {never: "Inactive"}
+    # each change's key confirmed live just before its write; nothing read for the verification's non-candidates
+    assert [op for _, _, op, _ in calls.records if op in ("GetAccessKeyLastUsed", "UpdateAccessKey")] == [
+        "GetAccessKeyLastUsed",
+        "UpdateAccessKey",
+        "GetAccessKeyLastUsed",
+        "UpdateAccessKey",
+    ]
+
+
+def test_a_key_used_after_a_check_mode_plan_is_refused_at_apply_with_the_reason(
+    iam, aws, workdir, calls, client_hooks, caplog
+):
+    """The credential report AWS serves at apply may still be the one the plan was made from: the live read
+    at apply is what finds the use, and the change is skipped as stale with a message saying why."""
+    client_hooks.append(cached_credential_report())
+    used_later = new_key(iam, "quin", 400, 200)
+    still_idle = new_key(iam, "rosa", 400, 200)
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", DEACTIVATE)
+    check = cli("run", book, "-i", inv, "--check", "--plan-out", "plan.json")
+    assert check.code == 2 and calls.count("GetAccessKeyLastUsed") == 0, check.out + check.err
+    assert "to confirm at apply" in plan_changes(workdir / "plan.json")[f"quin/{used_later}"]["reason"]
+    age_key(used_later, 400, 0)  # the key signs a request after the plan was made
+
+    applied = cli("apply", "plan.json")
+    assert applied.code == 1, applied.out + applied.err
+    assert f"stale: test/global/iam_access_keys/quin/{used_later}" in applied.out
+    # the CLI prints this warning on stderr (in-process here, the log handler is pytest's)
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "remediator.iam_access_keys"]
+    assert f"access key {used_later} of user quin was used {today()}" in warning
+    assert f"after the credential report's {days_ago(200).date().isoformat()}" in warning
+    assert "a change planned on the report is stale and is not made" in warning
+    assert status(iam, "quin") == {used_later: "Active"}
+    assert status(iam, "rosa") == {still_idle: "Inactive"}
+    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+
+
+def test_keys_remediator_deactivated_are_not_read_again_until_due(iam, aws, workdir, calls):
+    """Once applied, the sweep is compliant at a constant cost: a key remediator deactivated and not yet due
+    for deletion breaks no rule, so its user is not a candidate (ListAccessKeys is not called for it)."""
+    keys = [new_key(iam, f"sam-{n}", 400, 200) for n in range(3)]
+    inv = write_inventory(workdir, aws)
+    book = write(
+        workdir,
+        "play.yml",
+        "- tasks:\n    - iam_access_keys: {unused_days: 90, action: deactivate, delete_after_days: 30}\n",
+    )
+    assert cli("run", book, "-i", inv).code == 0
+    assert all(status(iam, f"sam-{n}") == {key: "Inactive"} for n, key in enumerate(keys))
+
+    calls.clear()
+    again = cli("run", book, "-i", inv, "--check")
+    assert again.code == 0, again.out + again.err
+    assert calls.count("ListAccessKeys") == 0 and calls.count("GetAccessKeyLastUsed") == 0
+
+    long_ago = days_ago(40).date().isoformat()
+    iam.tag_user(UserName="sam-1", Tags=[{"Key": TAG + keys[1], "Value": long_ago}])
+    calls.clear()
+    due = cli("run", book, "-i", inv, "--check")
+    assert due.code == 2 and f"sam-1/{keys[1]}" in due.out, due.out + due.err
+    assert calls.count("ListAccessKeys") == 1  # only the user with a key due for deletion
 
 
 def test_the_key_that_assumes_the_runs_role_is_protected_too(iam, aws, workdir, calls, monkeypatch):
@@ -381,3 +488,90 @@ def test_doc_shows_the_enforcement_options():
     assert "boolean" in options["enforce_rotation"] and "default false" in options["enforce_rotation"]
     assert "integer" in options["rotation_grace_days"] and "default 14" in options["rotation_grace_days"]
     assert "enforce_rotation: true" in result.out.split("EXAMPLE", 1)[1]
+
+
+# --- the confirmation at apply and the concurrent reads, in-process ----------------------------------------
+
+
+class FakeLive:
+    """What `keys.LiveKeys` answers, without AWS: a fixed last use, and the keys it was asked about."""
+
+    def __init__(self, used):
+        self.used, self.asked = used, []
+
+    def last_used(self, key_id):
+        self.asked.append(key_id)
+        return {"LastUsedDate": self.used, "ServiceName": "s3", "Region": "us-east-1"}
+
+    def holder(self, user):
+        return None
+
+
+def one_key(source, used="2026-01-01T10:20:30+00:00"):
+    key = {"AccessKeyId": "AKIAUMA0000000000001", "Status": "Active", "CreateDate": "2025-01-01T00:00:00+00:00"}
+    key |= {"LastUsedDate": used, "LastUsedService": "s3", "LastUsedRegion": "us-east-1", "LastUsedSource": source}
+    data = {"now": "2026-06-01T00:00:00+00:00", "own_keys": [], "users": []}
+    data["users"] = [{"UserName": "uma", "DeactivatedKeys": {}, "Keys": [key]}]
+    return data
+
+
+def test_the_applier_sees_a_keys_last_use_confirmed_live_never_the_reports():
+    from remediator.applier import is_stale
+    from remediator.modules.iam_access_keys import UNCONFIRMED, AccessKeys
+
+    module = AccessKeys()
+    planned = module.plan(
+        {"unused_days": 90, "action": "deactivate"}, module.load_current(one_key("credential report")), "a/global"
+    )
+    [change] = planned.changes
+    assert change.before["LastUsedDate"] == "2026-01-01T10:20:00+00:00" and "to confirm at apply" in change.reason
+
+    current = module.load_current(one_key("credential report"))
+    unread = module.resource_state(current, change.resource)  # no live reader: never taken as confirmed
+    assert unread["LastUsedDate"].startswith(UNCONFIRMED) and is_stale(unread, change.before)
+
+    live = FakeLive("2026-01-01T10:20:59.5+00:00")  # the same use, printed with another precision
+    confirmed = module.resource_state({**current, "live": live}, change.resource)
+    assert live.asked == ["AKIAUMA0000000000001"] and not is_stale(confirmed, change.before)
+
+    used_since = module.resource_state({**current, "live": FakeLive("2026-05-31T08:00:00+00:00")}, change.resource)
+    assert is_stale(used_since, change.before)
+
+    # a key this read already took live is not read again
+    live = FakeLive("2026-05-31T08:00:00+00:00")
+    module.resource_state({**module.load_current(one_key("GetAccessKeyLastUsed")), "live": live}, change.resource)
+    assert live.asked == []
+
+
+def test_concurrent_reads_keep_their_order_and_share_one_read_per_name(aws, iam, calls):
+    import random
+    import time
+
+    from remediator.aws.context import ReadContext
+    from remediator.aws.session import AccountSession
+    from remediator.keys import READ_WORKERS, concurrently, list_keys
+    from remediator.model import Account
+
+    pick = random.Random(0)
+
+    def slow(i):
+        time.sleep(pick.random() / 100)
+        return i * i
+
+    assert READ_WORKERS > 1
+    assert concurrently(slow, range(40)) == [i * i for i in range(40)]
+
+    def fails(i):
+        if i in (5, 9):
+            raise ValueError(i)
+        return i
+
+    with pytest.raises(ValueError, match="5"):
+        concurrently(fails, range(12))
+
+    new_key(iam, "tara")
+    ctx = ReadContext(AccountSession(Account("test", endpoint_url=aws), read_only=True))
+    calls.clear()
+    listed = concurrently(lambda _: list_keys(ctx, "tara"), range(16))
+    assert all(entry == listed[0] for entry in listed) and len(listed[0]) == 1
+    assert calls.count("ListAccessKeys") == 1  # cached per context, loaded once whichever thread asked first
