@@ -54,6 +54,25 @@ def is_stale(live: dict[str, Any] | None, before: dict[str, Any] | None) -> bool
     return any(live.get(key) != value for key, value in before.items())
 
 
+def stale_message(live: dict[str, Any] | None, before: dict[str, Any] | None) -> str:
+    """Why a change is skipped as stale, naming the fields that moved (values shortened)."""
+    if live is None:
+        return "the resource no longer exists; skipped"
+    if before is None:
+        return "the resource exists now, and the plan was made without it; skipped"
+    moved = [
+        f"{key}: planned {_short(value)}, now {_short(live.get(key))}"
+        for key, value in before.items()
+        if live.get(key) != value
+    ]
+    return f"the resource changed since the plan was made ({'; '.join(moved)}); skipped"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def named_entities(call: ApiCall) -> set[str]:
     """The IAM entities a call names, as `kind:name` (`policy:ARN` for managed policies)."""
     return {f"{kind}:{call.params[param]}" for param, kind in ENTITY_PARAMS.items() if param in call.params}
@@ -106,10 +125,9 @@ def apply_account(run: AccountRun, session: AccountSession, journal: Journal | N
             if halted:
                 run.results.append(ChangeResult(change.address, SKIPPED, halted))
                 continue
-            if is_stale(module.resource_state(current, change.resource), change.before):
-                run.results.append(
-                    ChangeResult(change.address, STALE, "the resource changed since the plan was made; skipped")
-                )
+            live = module.resource_state(current, change.resource)
+            if is_stale(live, change.before):
+                run.results.append(ChangeResult(change.address, STALE, stale_message(live, change.before)))
                 continue
             seq = journal.begin(run.account, plan.args, change) if journal else 0
             try:

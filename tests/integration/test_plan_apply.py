@@ -54,9 +54,12 @@ def test_apply_skips_a_change_made_stale_out_of_band(iam, aws, workdir, calls):
     # someone changes a field the change rewrites, between plan and apply
     iam.update_account_password_policy(MinimumPasswordLength=8, RequireNumbers=True, MaxPasswordAge=30)
     calls.clear()
-    applied = cli("apply", "plan.json")
+    applied = cli("apply", "plan.json", "--format", "json")
     assert applied.code == 1
-    assert "stale" in applied.out
+    (change,) = json.loads(applied.out)["accounts"][0]["tasks"][0]["changes"]
+    assert change["result"] == "stale"
+    assert "changed since the plan was made" in change["result_message"]
+    assert "MaxPasswordAge: planned" in change["result_message"] and "now 30" in change["result_message"]
     assert calls.mutating == []
     live = iam.get_account_password_policy()["PasswordPolicy"]
     assert live["MaxPasswordAge"] == 30 and live["MinimumPasswordLength"] == 8
