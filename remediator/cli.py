@@ -1,28 +1,36 @@
-"""The command line: a thin layer over loader → prepare → planner → applier → report."""
+"""The command line: a thin layer over loader → prepare → planner → applier → report.
+
+Imports are made where a command needs them: `--version`, `doc`, `schema` and `validate` call no AWS
+API and never import boto3 (importing it was most of a second of every start).
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import shutil
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from remediator import __version__, planfile, registry, runner
+from remediator import __version__
 from remediator.errors import ConfigError, RemediatorError
-from remediator.loader.extra_vars import parse_extra_vars
-from remediator.loader.inventory import Inventory, implicit_inventory, load_inventory
-from remediator.loader.playbook import load_playbook
-from remediator.model import FAILED
-from remediator.prepare import Prepared, Selection, prepare
-from remediator.report import EXIT_ERROR, Report, render
-from remediator.templating import Renderer, template_dirs
+
+if TYPE_CHECKING:
+    from remediator import runner
+    from remediator.loader.inventory import Inventory
+    from remediator.model import AccountRun
+    from remediator.prepare import Prepared
+    from remediator.report import Report
 
 FORMATS = ("text", "json", "markdown", "junit", "sarif")
+EXIT_ERROR = 1  # remediator.report.EXIT_ERROR, without importing the report package for every command
 log = logging.getLogger("remediator")
 
 
@@ -93,11 +101,56 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", help="accounts: names, groups, globs, !name, a:b")
     run.add_argument("--tags", default="", help="run only tasks with these tags (comma-separated)")
     run.add_argument("--skip-tags", default="", help="skip tasks with these tags (comma-separated)")
-    run.add_argument("--forks", type=int, default=5, help="accounts planned and applied in parallel")
+    run.add_argument("--forks", type=int, default=5, help="accounts planned and applied at once (threads)")
     run.add_argument("--plan-out", help="write the plan to this file (apply it later with `remediator apply`)")
     run.add_argument("--max-changes", type=int, help="refuse a run that would make more changes than this")
+    run.add_argument(
+        "--preflight",
+        action="store_true",
+        help="only reach every selected account (assume its role, one call); list the unreachable; change nothing",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N|auto/N",
+        help="take only shard I of N of the selected accounts (by account id); auto: from JOB_COMPLETION_INDEX"
+        " or AWS_BATCH_JOB_ARRAY_INDEX",
+    )
+    run.add_argument("--result", metavar="FILE", help="write this run's result for `remediator merge` to FILE")
     _output_options(run)
+    _gitops_options(run)
     run.set_defaults(handler=cmd_run)
+
+    merge = sub.add_parser(
+        "merge", parents=[common], help="merge the results of a sharded run (`run --shard I/N --result F`)"
+    )
+    merge.add_argument("results", nargs="+", metavar="RESULT")
+    merge.add_argument("--expect-shards", type=int, required=True, metavar="N", help="how many shards the run had")
+    merge.add_argument("--format", choices=FORMATS, default="text")
+    merge.add_argument("--report", help="write the report in --format to this file; stdout stays text")
+    _gitops_options(merge)
+    merge.set_defaults(handler=cmd_merge)
+
+    show = sub.add_parser("show", parents=[common], help="a saved plan (`run --plan-out`), rendered for review")
+    show.add_argument("plan")
+    show.add_argument("--format", choices=("text", "markdown"), default="text")
+    _gitops_options(show)
+    show.set_defaults(handler=cmd_show)
+
+    inventory = sub.add_parser("inventory", parents=[common], help="make inventories")
+    inventory_sub = inventory.add_subparsers(dest="inventory_command", required=True, metavar="SUBCOMMAND")
+    from_org = inventory_sub.add_parser(
+        "from-org",
+        parents=[common],
+        help="the organisation's ACTIVE accounts, grouped by OU, as an inventory (YAML on stdout)",
+    )
+    from_org.add_argument("--ou", metavar="PATH", help="only this OU and those below it: Workloads/Prod, or ou-…")
+    from_org.add_argument(
+        "--role-name", default="OrganizationAccountAccessRole", help="the role to assume in each account"
+    )
+    from_org.add_argument("--profile", help="AWS profile of the management (or delegated administrator) account")
+    from_org.add_argument("--region", default="us-east-1", help="Organizations' region (default us-east-1)")
+    from_org.add_argument("--endpoint-url", help="Organizations endpoint (an emulator, a VPC endpoint)")
+    from_org.set_defaults(handler=cmd_inventory_from_org)
 
     apply = sub.add_parser(
         "apply", parents=[common], help="apply a saved plan exactly; changes no longer matching it are skipped"
@@ -106,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--forks", type=int, default=5)
     apply.add_argument("--max-changes", type=int, help="refuse a plan that would make more changes than this")
     _output_options(apply)
+    _gitops_options(apply)
     apply.set_defaults(handler=cmd_apply, diff=False)
 
     validate = sub.add_parser(
@@ -165,12 +219,67 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", help="write the report in --format to this file; stdout stays text")
 
 
+def _gitops_options(parser: argparse.ArgumentParser) -> None:
+    from remediator.report import FAIL_ON_CHOICES
+
+    parser.add_argument(
+        "--waivers", metavar="FILE", help="accepted findings (YAML: resource, rule, reason, owner, expires)"
+    )
+    parser.add_argument(
+        "--fail-on",
+        type=str.lower,
+        choices=FAIL_ON_CHOICES,
+        help="only open findings at or above this severity make the exit code 2 (default: every open finding)",
+    )
+
+
+def _waivers(args: argparse.Namespace) -> list[Any]:
+    """The --waivers file, loaded (bad input: a ConfigError naming file and line) before any AWS call."""
+    from remediator.waivers import load_waivers
+
+    return load_waivers(args.waivers) if getattr(args, "waivers", None) else []
+
+
+def _judge_account(waivers: list[Any], fail_on: str | None) -> Any:
+    """What changes how an account renders, set on the report before the account is streamed: the
+    threshold, and the waivers covering its findings (the warnings come once, with the whole report)."""
+    from remediator import timeutil
+
+    def judge(report: Report, run: AccountRun) -> None:
+        report.fail_on = fail_on
+        today = timeutil.now().date()
+        for plan in run.task_plans:
+            for finding in plan.findings:
+                if not finding.open or finding in report.waived:
+                    continue
+                waiver = next((w for w in waivers if w.active(today) and w.matches(plan.module, finding)), None)
+                if waiver is not None:
+                    report.waived[finding] = waiver
+
+    return judge
+
+
+def _judge(report: Report, args: argparse.Namespace, waivers: list[Any], *, partial: bool = False) -> None:
+    """--fail-on and --waivers on the whole report (a partial run does not warn of waivers it did not reach)."""
+    from remediator.waivers import apply_waivers
+
+    report.fail_on = getattr(args, "fail_on", None)
+    if waivers:
+        apply_waivers(report, waivers, warn_unmatched=not partial)
+
+
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def load_run_inputs(args: argparse.Namespace) -> tuple[Any, Inventory, Prepared]:
     """Everything before the first AWS call. Bad input raises here, having called nothing."""
+    from remediator.loader.extra_vars import parse_extra_vars
+    from remediator.loader.inventory import implicit_inventory, load_inventory
+    from remediator.loader.playbook import load_playbook
+    from remediator.prepare import Selection, prepare
+    from remediator.templating import Renderer, template_dirs
+
     playbook = load_playbook(args.playbook)
     inventory = load_inventory(args.inventory) if args.inventory else implicit_inventory()
     extra = parse_extra_vars(args.extra_vars)
@@ -206,6 +315,8 @@ class EmbeddedEmulators:
 
 
 def _options(args: argparse.Namespace) -> runner.Options:
+    from remediator import runner
+
     if getattr(args, "forks", 5) < 1:
         raise ConfigError("--forks must be 1 or more")
     if getattr(args, "max_changes", None) is not None and args.max_changes < 0:
@@ -220,8 +331,27 @@ def _options(args: argparse.Namespace) -> runner.Options:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from remediator import shards
+
+    shard = shards.parse_shard(args.shard) if args.shard else None  # bad input before anything is read
+    if args.preflight and (args.plan_out or args.result):
+        raise ConfigError("--preflight changes nothing and writes no plan or result: drop --plan-out and --result")
+    if args.preflight and args.format not in ("text", "json"):
+        raise ConfigError(f"--preflight prints text or json, not {args.format}")
     playbook, inventory, prepared = load_run_inputs(args)
+    waivers = _waivers(args)
+    selection = list(prepared.accounts)
+    if shard is not None:
+        held = [a for a in prepared.accounts if shard.holds(a)]
+        names = {a.name for a in held}
+        prepared = replace(
+            prepared, accounts=held, task_plans={n: p for n, p in prepared.task_plans.items() if n in names}
+        )
     options = _options(args)
+    if args.preflight:
+        return cmd_preflight(args, prepared.accounts, options.forks)
+    from remediator import planfile, runner
+
     embedded = EmbeddedEmulators()
 
     def save_plan(report: Report) -> None:
@@ -239,21 +369,245 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         report.plan_file = args.plan_out
 
+    live = LiveOutput(stream_text=_stdout_is_text(args))
+    live.before_render = _judge_account(waivers, args.fail_on)
     try:
         accounts = embedded.resolve(prepared.accounts)
         report = runner.run_playbook(
-            accounts, prepared.task_plans, options, warnings=prepared.warnings, before_apply=save_plan
+            accounts,
+            prepared.task_plans,
+            options,
+            warnings=prepared.warnings,
+            before_apply=save_plan,
+            events=live,
         )
-        return emit(report, args)
+        report.playbook = playbook.path
     finally:
         embedded.stop()
+        live.close()
+    _judge(report, args, waivers, partial=bool(args.limit or args.tags or args.skip_tags or shard))
+    if args.result:
+        shards.write_result(
+            args.result,
+            report.to_dict(),
+            playbook=playbook.path,
+            playbook_digest=playbook.digest,
+            inventory_digest=inventory.digest,
+            options=_options_digest(args),
+            shard=shard,
+            selection=selection,
+            covered=prepared.accounts,
+            diff=options.diff,
+        )
+    return emit(report, args, live)
 
 
-def emit(report: Report, args: argparse.Namespace) -> int:
+def _options_digest(args: argparse.Namespace) -> str:
+    """What besides the files makes two runs comparable; extra vars and waivers hashed, never written."""
+    from remediator import shards
+
+    def file_digest(path: str | None) -> str | None:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else path
+
+    extra = [file_digest(v[1:]) if v.startswith("@") else v for v in args.extra_vars]
+    return shards.options_digest(
+        check=args.check,
+        diff=args.diff,
+        limit=args.limit,
+        tags=sorted(_split(args.tags or "")),
+        skip_tags=sorted(_split(args.skip_tags or "")),
+        extra_vars=hashlib.sha256(json.dumps(extra).encode()).hexdigest(),
+        max_changes=args.max_changes,
+        fail_on=getattr(args, "fail_on", None),
+        waivers=file_digest(getattr(args, "waivers", None)),
+    )
+
+
+def cmd_preflight(args: argparse.Namespace, accounts: list[Any], forks: int) -> int:
+    """Reach every selected account, change nothing; exit 1 if any is unreachable."""
+    from remediator import runner
+
+    embedded = EmbeddedEmulators()
+    live = LiveOutput(stream_text=False)
+    try:
+        resolved = embedded.resolve(accounts)
+        reached = runner.preflight(resolved, forks, events=live)
+    finally:
+        embedded.stop()
+        live.close()
+    reached = [replace(r, account=a) for r, a in zip(reached, accounts, strict=True)]  # names as written
+    failed = [r for r in reached if not r.ok]
+    code = EXIT_ERROR if failed else 0
+    if args.format == "json":
+        data = {
+            "format_version": 1,
+            "preflight": True,
+            "accounts": [
+                {
+                    "name": r.account.name,
+                    "account_id": r.account.account_id,
+                    "reachable": r.ok,
+                    "arn": r.arn,
+                    "error": r.error,
+                }
+                for r in reached
+            ],  # fmt: skip
+            "unreachable": len(failed),
+            "exit_code": code,
+        }
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    else:
+        text = _preflight_text(reached)
+    if args.report:
+        Path(args.report).write_text(text, encoding="utf-8")
+        text = _preflight_text(reached) if args.format != "text" else text
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    for r in failed:
+        print(f"error: account {r.account.name!r}: {r.error}", file=sys.stderr)
+    return code
+
+
+def _preflight_text(reached: list[Any]) -> str:
+    failed = [r for r in reached if not r.ok]
+    lines = [f"PREFLIGHT: {len(reached)} account(s): {len(reached) - len(failed)} reachable, {len(failed)} unreachable"]
+    for r in reached:
+        label = f"{r.account.name} ({r.account.account_id})" if r.account.account_id else r.account.name
+        if r.ok:
+            lines.append(f"  ok           {label} as {r.arn}")
+        else:
+            lines.append(f"  UNREACHABLE  {label}: {r.error}")
+    lines.append(f"unreachable={len(failed)}")
+    return "\n".join(lines) + "\n"
+
+
+def _stdout_is_text(args: argparse.Namespace) -> bool:
+    return args.format == "text" or bool(args.report)
+
+
+class LiveOutput:
+    """How a run shows itself while it goes (`runner.Events`).
+
+    - On a terminal, one status line on stderr, rewritten in place: the phase, accounts done of the
+      total, the account being worked on, throttles so far. In CI and pipes stderr carries errors alone
+      (nothing here is written there): a log that is not a terminal gets the streamed results instead.
+    - When stdout is text, each account's part of the report is written as soon as the account's result
+      is final, whole (under a lock: two accounts' lines never interleave); the rest of the report (the
+      warnings, the recap) follows at the end (`finish`). In another format stdout waits for the end.
+      What changes how an account renders (waivers) must be on the report by then: `before_render`
+      hears each account just before it is written.
+    """
+
+    def __init__(self, *, stream_text: bool, stderr: Any = None, stdout: Any = None) -> None:
+        self.before_render: Any = None  # (report, run) -> None, called before an account is streamed
+        self.stderr = stderr or sys.stderr
+        self.stdout = stdout or sys.stdout
+        self.tty = bool(getattr(self.stderr, "isatty", lambda: False)())
+        self.stream_text = stream_text
+        self.streamed: dict[str, str] = {}  # account name → the block written
+        self.phase_name = ""
+        self.total = 0
+        self.done_count = 0
+        self.current = ""
+        self.throttles = 0
+        self._status_shown = False
+        self._lock = threading.RLock()
+
+    # runner.Events
+    def phase(self, name: str, total: int) -> None:
+        with self._lock:
+            self.phase_name, self.total, self.done_count = name, total, 0
+            self._draw()
+
+    def started(self, account: Any) -> None:
+        with self._lock:
+            self.current = account.name
+            self._draw()
+
+    def done(self, account: Any) -> None:
+        with self._lock:
+            self.done_count += 1
+            self._draw()
+
+    def throttled(self, account: Any, total: int) -> None:
+        with self._lock:
+            self.throttles = total
+            self._draw()
+
+    def finished(self, report: Report, run: AccountRun) -> None:
+        if not self.stream_text:
+            return
+        if self.before_render is not None:
+            self.before_render(report, run)
+        block = _account_text(report, run)
+        with self._lock:
+            self._clear()
+            self.stdout.write(block + "\n")
+            self.stdout.flush()
+            self.streamed[run.account.name] = block
+            self._draw()
+
+    # the end
+    def finish(self, report: Report) -> str:
+        """The text report minus what was streamed already: the warnings, the recap, the files."""
+        from remediator.report import render
+
+        full = render(report, "text")
+        if not self.streamed:
+            return full
+        blocks = [_account_text(report, run) for run in report.runs]
+        same = len(self.streamed) == len(report.runs) and all(
+            self.streamed.get(run.account.name) == block for run, block in zip(report.runs, blocks, strict=True)
+        )
+        joined = "\n".join(blocks)
+        where = full.find(joined) if same and joined else -1
+        if where < 0:  # the report changed after streaming (or renders otherwise): say it all again
+            return "\n" + "=" * 20 + " full report " + "=" * 20 + "\n" + full
+        tail = full[where + len(joined) :]
+        return full[:where] + (tail[1:] if tail.startswith("\n") else tail)
+
+    def close(self) -> None:
+        with self._lock:
+            self._clear()
+
+    def _draw(self) -> None:
+        if not self.tty or not self.phase_name:
+            return
+        width = shutil.get_terminal_size((100, 20)).columns
+        line = f"{self.phase_name} {self.done_count}/{self.total} accounts"
+        if self.current and self.done_count < self.total:
+            line += f" · {self.current}"
+        if self.throttles:
+            line += f" · throttled {self.throttles}×"
+        self.stderr.write("\r\x1b[K" + line[: max(10, width - 1)])
+        self.stderr.flush()
+        self._status_shown = True
+
+    def _clear(self) -> None:
+        if self.tty and self._status_shown:
+            self.stderr.write("\r\x1b[K")
+            self.stderr.flush()
+            self._status_shown = False
+
+
+def _account_text(report: Report, run: AccountRun) -> str:
+    """One account's part of the text report, exactly as the whole report renders it."""
+    from remediator.report import text
+
+    render_account = getattr(text, "render_account", None) or text._account
+    lines = render_account(report, run)
+    return lines if isinstance(lines, str) else "\n".join(lines)
+
+
+def emit(report: Report, args: argparse.Namespace, live: LiveOutput | None = None) -> int:
     """Write the report (file first, then stdout) and every error to stderr."""
+    from remediator.report import render
+
     if args.report:
         Path(args.report).write_text(render(report, args.format), encoding="utf-8")
-        sys.stdout.write(render(report, "text"))
+        sys.stdout.write(live.finish(report) if live and live.streamed else render(report, "text"))
+    elif args.format == "text" and live and live.streamed:
+        sys.stdout.write(live.finish(report))
     else:
         sys.stdout.write(render(report, args.format))
     sys.stdout.flush()
@@ -264,6 +618,8 @@ def emit(report: Report, args: argparse.Namespace) -> int:
 
 def error_lines(report: Report) -> list[str]:
     """The run's errors, one line each: the run's, each account's, and each failed task's own."""
+    from remediator.model import FAILED
+
     lines = [report.error] if report.error else []
     for run in report.runs:
         name = run.account.name
@@ -279,14 +635,64 @@ def error_lines(report: Report) -> list[str]:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    from remediator import planfile, runner
+
     runs = planfile.read(args.plan)
     if any(run.account.endpoint_url == "embedded" for run in runs):
         raise ConfigError(
             "the plan names the embedded emulator, which ended with the run that planned it", file=args.plan
         )
-    report = runner.apply_plan(runs, _options(args))
+    waivers = _waivers(args)
+    options = _options(args)
+    live = LiveOutput(stream_text=_stdout_is_text(args))
+    live.before_render = _judge_account(waivers, args.fail_on)
+    try:
+        report = runner.apply_plan(runs, options, events=live)
+    finally:
+        live.close()
     report.plan_file = args.plan
+    _judge(report, args, waivers)
+    return emit(report, args, live)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from remediator import merge
+
+    waivers = _waivers(args)
+    report = merge.merge(args.results, args.expect_shards)
+    _judge(report, args, waivers, partial=report.partial)
+    if report.partial and args.format == "sarif":
+        # SARIF of part of a run would close, in code scanning, the alerts of every account left out.
+        for line in error_lines(report):
+            print(f"error: {line}", file=sys.stderr)
+        print("error: the merge is partial: no SARIF is written", file=sys.stderr)
+        return report.exit_code
     return emit(report, args)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """A saved plan for review, like `terraform show`: exit 0 whatever it holds; a bad file is bad input."""
+    from remediator.report.show import show
+
+    waivers = _waivers(args) or None
+    sys.stdout.write(show(args.plan, args.format, waivers=waivers, fail_on=args.fail_on))
+    return 0
+
+
+def cmd_inventory_from_org(args: argparse.Namespace) -> int:
+    from remediator import orgs
+    from remediator.aws.session import AccountSession
+    from remediator.loader.inventory import check_connection
+    from remediator.model import Account
+
+    settings = {k: v for k, v in (("endpoint_url", args.endpoint_url), ("region", args.region)) if v}
+    check_connection("organization", settings, "command line", None)
+    account = Account("organization", region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    client = AccountSession(account, read_only=True).client("organizations")
+    root = orgs.read_organization(client)
+    unit = orgs.find_unit(root, args.ou) if args.ou else root
+    sys.stdout.write(orgs.render_inventory(unit, args.role_name, root.management_account))
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -312,6 +718,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_doc(args: argparse.Namespace) -> int:
+    from remediator import registry
     from remediator.docs import module_doc, module_list
 
     if args.module and not registry.has(args.module):
@@ -322,6 +729,7 @@ def cmd_doc(args: argparse.Namespace) -> int:
 
 def cmd_permissions(args: argparse.Namespace) -> int:
     from remediator.docs import permissions_policy
+    from remediator.loader.playbook import load_playbook
 
     playbook = load_playbook(args.playbook)
     tasks = [(task.module, task.args) for play in playbook.plays for task in play.tasks]
@@ -339,7 +747,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_activity(args: argparse.Namespace) -> int:
     from remediator.events.activity import Window, activity, choose_source
     from remediator.events.render import render as render_activity
+    from remediator.loader.extra_vars import parse_extra_vars
+    from remediator.loader.inventory import implicit_inventory, load_inventory
     from remediator.prepare import resolve_accounts
+    from remediator.templating import Renderer, template_dirs
 
     inventory = load_inventory(args.inventory) if args.inventory else implicit_inventory()
     renderer = Renderer(template_dirs(args.inventory or "."))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from remediator import guards, registry
 from remediator.aws.context import ReadContext
@@ -35,15 +36,26 @@ def plan_task(ctx: ReadContext, plan: TaskPlan) -> None:
 REACH_POLICY = RetryPolicy(attempts=2, base_delay=1.0, max_delay=5.0, total_seconds=20.0)
 
 
-def reach(session: AccountSession) -> AccountSession:
-    """The account's read-only session, once one call has proven that the account answers, with
-    credentials for the account the inventory names."""
+# An account's error starts with this when the account could not be reached at all (its role could not
+# be assumed, its endpoint did not answer, its credentials are for another account): the account's own
+# status, `unreachable`, never a pass. The text survives plan files and results, so merged shards keep it.
+UNREACHABLE = "cannot reach the account"
+
+
+def reach(session: AccountSession, *, confirm: bool = False) -> AccountSession:
+    """The account's read-only session, once the account has proven that it answers, with credentials
+    for the account the inventory names: AssumeRole's answer for a role, else one GetCallerIdentity
+    (always, with `confirm`: the preflight)."""
     try:
         reader = session.reader()
-        reader.verify_account(REACH_POLICY)
+        reader.verify_account(REACH_POLICY, confirm=confirm)
     except RemediatorError as exc:
-        raise RemediatorError(f"cannot reach the account: {exc}")
+        raise RemediatorError(f"{UNREACHABLE}: {exc}")
     return reader
+
+
+def is_unreachable(run: AccountRun) -> bool:
+    return run.error.startswith(UNREACHABLE)
 
 
 def fail_account(run: AccountRun, reason: str) -> None:
@@ -54,17 +66,27 @@ def fail_account(run: AccountRun, reason: str) -> None:
             plan.error = "not run: the account could not be reached"
 
 
-def plan_account(account: Account, plans: list[TaskPlan], session: AccountSession) -> AccountRun:
-    """Reach the account, plan its tasks with read-only clients, and check the guards on the whole plan."""
+def plan_account(
+    account: Account,
+    plans: list[TaskPlan],
+    session: AccountSession,
+    timings: dict[tuple[str, int | None], float] | None = None,
+) -> AccountRun:
+    """Reach the account, plan its tasks with read-only clients, and check the guards on the whole plan.
+
+    `timings` (when given) gets the seconds each task's planning took, keyed (account, task index)."""
     run = AccountRun(account=account, task_plans=plans)
     try:
         ctx = ReadContext(reach(session))
     except RemediatorError as exc:
         fail_account(run, str(exc))
         return run
-    for plan in plans:
+    for index, plan in enumerate(plans):
         if not plan.skipped:
+            started = time.monotonic()
             plan_task(ctx, plan)
+            if timings is not None:
+                timings[(account.name, index)] = time.monotonic() - started
             ctx.planned.update(c.creates for c in plan.changes if c.creates)
     if not any(p.error for p in plans):
         try:

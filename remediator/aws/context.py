@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from remediator.aws.session import AccountSession, Client
 from remediator.model import Account
+
+if TYPE_CHECKING:  # at run time a session is passed in: importing it here would import boto3 for `validate`
+    from remediator.aws.session import AccountSession, Client
 
 T = TypeVar("T")
 

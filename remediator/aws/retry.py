@@ -2,20 +2,25 @@
 
 Throttling, 5xx and connection errors are retried with jittered exponential backoff, bounded in
 attempts and total time; each retry is logged at debug. Anything else fails at once as an AwsError.
+With a rate `limiter` (the account's token bucket, `remediator.aws.ratelimit`), every attempt waits
+for a token, a throttle halves the account's rate and a success lets it creep back up.
+
+botocore is imported on first use, not with this module: commands that call no AWS API (`--version`,
+`doc`, `schema`, `validate`) must not pay for importing it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-import botocore.exceptions
-import botocore.parsers
-import tenacity
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from remediator.errors import AwsError
+
+if TYPE_CHECKING:
+    from remediator.aws.ratelimit import TokenBucket
 
 log = logging.getLogger("remediator.aws")
 
@@ -31,12 +36,28 @@ THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
     }
 )
-CONNECTION_ERRORS = (
-    botocore.exceptions.EndpointConnectionError,
-    botocore.exceptions.ConnectionClosedError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ConnectTimeoutError,
-)
+# Temporary credentials that ran out (a long run, or a clock that jumped): refreshed, then a read is
+# retried and a write is planned again (`remediator.runner`).
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+
+
+@functools.cache
+def connection_errors() -> tuple[type[BaseException], ...]:
+    import botocore.exceptions
+
+    return (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectionClosedError,
+        botocore.exceptions.ReadTimeoutError,
+        botocore.exceptions.ConnectTimeoutError,
+    )
+
+
+def __getattr__(name: str) -> Any:  # CONNECTION_ERRORS, as before, without importing botocore up front
+    if name == "CONNECTION_ERRORS":
+        return connection_errors()
+    raise AttributeError(name)
+
 
 T = TypeVar("T")
 
@@ -52,8 +73,14 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+def _client_error() -> type[BaseException]:
+    import botocore.exceptions
+
+    return botocore.exceptions.ClientError
+
+
 def error_code(exc: BaseException) -> str:
-    if isinstance(exc, botocore.exceptions.ClientError):
+    if isinstance(exc, _client_error()):
         return str(exc.response.get("Error", {}).get("Code", "Unknown"))
     return type(exc).__name__
 
@@ -66,11 +93,34 @@ NOT_YET_VISIBLE = frozenset({"NoSuchEntity"})
 
 
 def is_retryable(exc: BaseException, also: frozenset[str] = frozenset()) -> bool:
-    if isinstance(exc, botocore.exceptions.ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+    if isinstance(exc, _client_error()):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0  # type: ignore[attr-defined]
         code = error_code(exc)
         return code in THROTTLING_CODES or code in also or status >= 500
-    return isinstance(exc, CONNECTION_ERRORS)
+    return isinstance(exc, connection_errors())
+
+
+def is_throttle(exc: BaseException) -> bool:
+    return isinstance(exc, _client_error()) and error_code(exc) in THROTTLING_CODES
+
+
+def limited(fn: Callable[[], T], limiter: TokenBucket | None) -> Callable[[], T]:
+    """fn, each attempt of it taking a token from `limiter`, and telling it of throttles and successes."""
+    if limiter is None:
+        return fn
+
+    def attempt() -> T:
+        limiter.acquire()
+        try:
+            result = fn()
+        except Exception as exc:
+            if is_throttle(exc):
+                limiter.throttled()
+            raise
+        limiter.succeeded()
+        return result
+
+    return attempt
 
 
 def call_with_retry(
@@ -79,13 +129,20 @@ def call_with_retry(
     policy: RetryPolicy | None = None,
     also: frozenset[str] = frozenset(),
     on_retry: Callable[[str], None] | None = None,
+    limiter: TokenBucket | None = None,
 ) -> T:
     """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message').
 
     `also` names error codes retried besides throttling and server errors (NoSuchEntity after a create);
-    `on_retry` hears the error code of each retry (a reader that reports its coverage counts them).
+    `on_retry` hears the error code of each retry (a reader that reports its coverage counts them);
+    `limiter` is the account's token bucket, taken from before each attempt.
     """
+    import botocore.exceptions
+    import botocore.parsers
+    import tenacity
+
     policy = policy or DEFAULT_POLICY
+    connection = connection_errors()
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -107,11 +164,11 @@ def call_with_retry(
         reraise=True,
     )
     try:
-        return retrying(fn)
+        return retrying(limited(fn, limiter))
     except botocore.exceptions.ClientError as exc:
         err = exc.response.get("Error", {})
         raise AwsError(operation, str(err.get("Code", "Unknown")), str(err.get("Message", "")))
-    except CONNECTION_ERRORS as exc:
+    except connection as exc:
         raise AwsError(operation, type(exc).__name__, str(exc))
     except botocore.exceptions.ParamValidationError as exc:
         raise AwsError(operation, "ParamValidationError", " ".join(str(exc).split()))
