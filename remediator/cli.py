@@ -594,8 +594,7 @@ def _account_text(report: Report, run: AccountRun) -> str:
     """One account's part of the text report, exactly as the whole report renders it."""
     from remediator.report import text
 
-    render_account = getattr(text, "render_account", None) or text._account
-    lines = render_account(report, run)
+    lines = text.render_account(report, run)
     return lines if isinstance(lines, str) else "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from remediator.errors import ConfigError
 from remediator.model import Account, AccountRun, Change, ChangeResult, TaskPlan
-from remediator.runner import RunReport
+from remediator.report import Report
 from remediator.shards import RESULT_KIND, RESULT_VERSION, Shard, shard_of
 
 EXIT_PARTIAL = 3
@@ -36,7 +36,7 @@ class Result:
         return self.data["report"]
 
 
-class MergedReport(RunReport):
+class MergedReport(Report):
     """The shards' report; partial (exit 3) when a shard or an account is missing."""
 
     not_evaluated: list[str]
@@ -218,6 +218,7 @@ def _run(entry: dict[str, Any]) -> AccountRun:
         results=results,
         error=entry.get("error") or "",
         converged=entry.get("converged"),
+        unreachable=bool(entry.get("unreachable")),
         leftover=[Change.from_dict(c) for c in entry.get("leftover") or []],
     )
 

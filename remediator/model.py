@@ -251,6 +251,7 @@ class AccountRun:
     error: str = ""
     converged: bool | None = None
     leftover: list[Change] = field(default_factory=list)
+    unreachable: bool = False  # never reached: its own status, never a pass
 
     @property
     def changes(self) -> list[Change]:

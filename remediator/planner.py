@@ -55,12 +55,13 @@ def reach(session: AccountSession, *, confirm: bool = False) -> AccountSession:
 
 
 def is_unreachable(run: AccountRun) -> bool:
-    return run.error.startswith(UNREACHABLE)
+    return run.unreachable or run.error.startswith(UNREACHABLE)
 
 
 def fail_account(run: AccountRun, reason: str) -> None:
     """An account that cannot be reached: its error, and every task it would have run marked failed."""
     run.error = reason
+    run.unreachable = True
     for plan in run.task_plans:
         if not plan.skipped and not plan.error:
             plan.error = "not run: the account could not be reached"

@@ -29,31 +29,8 @@ from remediator.aws.session import AccountSession, Hub
 from remediator.errors import GuardError, RemediatorError
 from remediator.journal import Journal
 from remediator.model import APPLIED, Account, AccountRun, TaskPlan
-from remediator.planner import fail_account, is_unreachable, plan_account, plan_task, reach
+from remediator.planner import fail_account, plan_account, plan_task, reach
 from remediator.report import Report
-
-UNREACHABLE = "unreachable"  # the recap's count (and the JSON's account flag) for an account never reached
-
-
-class RunReport(Report):
-    """The Report, with the `unreachable` status an account that could not be reached has: the recap
-    counts it (`unreachable=1` on that account's line, next to its failed tasks) and the JSON says
-    `"unreachable": true` on the account. Never a pass: such an account has failed, and its tasks too.
-
-    (Here until remediator.report counts it itself; then this class goes.)"""
-
-    def counts(self, run: AccountRun) -> dict[str, int]:
-        counts = super().counts(run)
-        if is_unreachable(run):
-            counts.setdefault(UNREACHABLE, 1)
-        return counts
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        for account, run in zip(data.get("accounts", []), self.runs, strict=False):
-            if is_unreachable(run):
-                account.setdefault(UNREACHABLE, True)
-        return data
 
 
 @dataclass(frozen=True)
@@ -102,7 +79,7 @@ def run_playbook(
     started = time.monotonic()
     hub = Hub()
     sessions = {a.name: AccountSession(a, read_only=options.check, hub=hub) for a in accounts}
-    report = RunReport("check" if options.check else "apply", [], diff=options.diff, warnings=list(warnings or []))
+    report = Report("check" if options.check else "apply", [], diff=options.diff, warnings=list(warnings or []))
     timings: dict[tuple[str, int | None], float] = {}
     watch = _ThrottleWatch(sessions, events)
 
@@ -141,7 +118,7 @@ def apply_plan(runs: list[AccountRun], options: Options, *, events: Events | Non
     started = time.monotonic()
     hub = Hub()
     sessions = {run.account.name: AccountSession(run.account, read_only=False, hub=hub) for run in runs}
-    report = RunReport("apply", runs, diff=options.diff)
+    report = Report("apply", runs, diff=options.diff)
     watch = _ThrottleWatch(sessions, events)
 
     def prepare_one(run: AccountRun) -> None:

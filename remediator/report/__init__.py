@@ -29,6 +29,7 @@ STATUSES = (OK, CHANGED, WOULD_CHANGE, FAILED, SKIPPED)
 FINDINGS, NOTES = "findings", "info"
 # ...and, when there are any, the findings a waiver covers (`--waivers`).
 WAIVED = "waived"
+UNREACHABLE = "unreachable"  # an account never reached: counted on its recap line, flagged in JSON
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 # Severities from the least to the most severe; `--fail-on` takes any of them (`info` = every open finding,
 # as `low`: notes are never open).
@@ -129,6 +130,8 @@ class Report:
         waived = len(self.waived_findings(run))
         if waived:
             counts[WAIVED] = waived
+        if run.unreachable:
+            counts[UNREACHABLE] = 1
         return counts
 
     def account_failed(self, run: AccountRun) -> bool:
@@ -174,6 +177,7 @@ class Report:
                     "leftover": [c.to_dict() for c in run.leftover],
                     "counts": self.counts(run),
                     "tasks": tasks,
+                    **({UNREACHABLE: True} if run.unreachable else {}),
                 }
             )
         data: dict[str, Any] = {

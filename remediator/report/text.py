@@ -42,7 +42,7 @@ def render_text(report: Report) -> str:
     for warning in report.warnings:
         out.append(f"[WARNING] {warning}")
     for run in report.runs:
-        out += _account(report, run)
+        out += render_account(report, run)
     out.append("")
     out.append("RECAP " + "*" * 50)
     for run in report.runs:
@@ -60,7 +60,7 @@ def render_text(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _account(report: Report, run: AccountRun) -> list[str]:
+def render_account(report: Report, run: AccountRun) -> list[str]:
     label = f"{run.account.name} ({run.account.account_id})" if run.account.account_id else run.account.name
     out = ["", f"ACCOUNT [{label}] " + "*" * 40]
     results = {r.address: r for r in run.results}
