@@ -2,7 +2,8 @@
 
 One place for these, so every test ages users, keys and roles the same way. They act on moto's
 in-process backend (the emulator runs in the test process). Also the roles several test files build
-through the API (`make_role`, `populated_role`), so no test file imports another.
+through the API (`make_role`, `populated_role`), and the users' data and reads (`PASSWORD`, `SSH_KEY`,
+`self_signed_certificate`, `has_login_profile`, `user_names`), so no test file imports another.
 
 Dates: `days_ago(n)` counts back from `now()`, the real moment unless `pin_clock` fixed it (the
 `pinned_clock` fixture in tests/conftest.py does). Pinned, the product (which reads the time through
@@ -26,6 +27,11 @@ TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
+PASSWORD = "Sup3r-Secret-Passw0rd!"
+SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC3FaUtr0r1z2s8wGj7Yd8k4rVmJ6nb8C5ZQm3Xu1o8b0lQ9P2K8s0v7YxQhZ7a3ZyW"
+    "x4hM0ZRk0oTqF0vY3m7Q6aXv8z5oKkUuV0Q5dBd8V5+zR8ABsr0x4vKz1ZQv2Z8S0L8jQy3xQH9yZ0q3XyA5K2h7S1nQ1v7a9O3e old"
+)
 DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
 
 _pinned: datetime | None = None
@@ -134,3 +140,40 @@ def populated_role(iam: Any, name: str, policy_arn: str) -> None:
 
 def role_names(iam: Any) -> list[str]:
     return sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
+
+
+# --- users, through the API ----------------------------------------------------------------------------
+
+
+def user_names(iam: Any) -> list[str]:
+    return sorted(u["UserName"] for u in iam.list_users()["Users"])
+
+
+def has_login_profile(iam: Any, name: str) -> bool:
+    try:
+        iam.get_login_profile(UserName=name)
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    return True
+
+
+def self_signed_certificate(name: str = "old") -> str:
+    """A PEM certificate for UploadSigningCertificate, valid now by the real clock (never a pinned one)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

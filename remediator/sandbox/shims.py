@@ -16,6 +16,13 @@ writes never carry fields only the emulator needs.
   for an ARN while deleting nothing.
 - A new trail: AWS gives it one event selector (all management events, read and write); moto gives it
   none, so a trail created as the task wants would look as if it logged nothing.
+- A user's permissions boundary: AWS sets it with CreateUser (PermissionsBoundary) or
+  PutUserPermissionsBoundary, removes it with DeleteUserPermissionsBoundary, and shows it as
+  `PermissionsBoundary` ({PermissionsBoundaryType: PermissionsBoundaryPolicy, PermissionsBoundaryArn}) in
+  GetUser, CreateUser and GetAccountAuthorizationDetails, never in ListUsers. moto keeps none: CreateUser
+  drops it and the Put/Delete calls are not implemented.
+- A user's tags after UpdateUser (NewPath, NewUserName): AWS keeps them on the user; moto files them
+  under the user's ARN, which a new path or name changes, so they stay behind.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ def install() -> None:
     _delete_trail_by_arn()
     _kms_key_as_arn()
     _lookup_events()
+    _user_boundaries()
+    _user_tags_follow_updates()
     _INSTALLED = True
 
 
@@ -104,6 +113,74 @@ def _kms_key_as_arn() -> None:
         return desc
 
     Trail.description = description
+
+
+def _user_boundaries() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.core.serialize import never_return
+    from moto.iam.exceptions import IAMException
+    from moto.iam.models import User
+    from moto.iam.responses import IamResponse
+
+    User.permissions_boundary_arn = None  # a class default: every user, however moto made it, has none
+
+    def permissions_boundary(self: Any) -> dict[str, str] | None:
+        if not self.permissions_boundary_arn:
+            return None
+        return {
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+            "PermissionsBoundaryArn": self.permissions_boundary_arn,
+        }
+
+    User.permissions_boundary = property(permissions_boundary)  # what moto's serializer shows as PermissionsBoundary
+    # ListUsers leaves the boundary out, as AWS documents (ListUsers returns neither PermissionsBoundary nor Tags).
+    IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER["ListUsersResponse.Users.User.PermissionsBoundary"] = never_return
+
+    def valid(self: Any, arn: str) -> str:
+        # The check moto makes for a role's boundary (PutRolePermissionsBoundary, CreateRole).
+        if not self.backend.policy_arn_regex.match(arn):
+            raise IAMException("InvalidParameterValue", f"Value ({arn}) for parameter PermissionsBoundary is invalid.")
+        return arn
+
+    created = IamResponse.create_user
+
+    def create_user(self: Any) -> Any:
+        arn = self._get_param("PermissionsBoundary")
+        if arn:
+            valid(self, arn)
+        result = created(self)
+        if arn:
+            self.backend.get_user(self._get_param("UserName")).permissions_boundary_arn = arn
+        return result
+
+    def put_user_permissions_boundary(self: Any) -> Any:
+        user = self.backend.get_user(self._get_param("UserName"))  # NoSuchEntity for an unknown user, as AWS
+        user.permissions_boundary_arn = valid(self, self._get_param("PermissionsBoundary") or "")
+        return EmptyResult()
+
+    def delete_user_permissions_boundary(self: Any) -> Any:
+        self.backend.get_user(self._get_param("UserName")).permissions_boundary_arn = None
+        return EmptyResult()
+
+    IamResponse.create_user = create_user
+    IamResponse.put_user_permissions_boundary = put_user_permissions_boundary
+    IamResponse.delete_user_permissions_boundary = delete_user_permissions_boundary
+
+
+def _user_tags_follow_updates() -> None:
+    from moto.iam.models import IAMBackend
+
+    updated = IAMBackend.update_user
+
+    def update_user(self: Any, user_name: str, new_path: str | None = None, new_user_name: str | None = None) -> None:
+        old_arn = self.get_user(user_name).arn
+        updated(self, user_name, new_path, new_user_name)
+        new_arn = self.get_user(new_user_name or user_name).arn
+        if new_arn != old_arn:
+            self.tagger.copy_tags(old_arn, new_arn)
+            self.tagger.delete_all_tags_for_resource(old_arn)
+
+    IAMBackend.update_user = update_user
 
 
 # --- LookupEvents ------------------------------------------------------------------------------------------

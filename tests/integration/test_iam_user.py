@@ -1,21 +1,16 @@
 """iam_user end to end through the CLI, against the emulator over HTTP.
 
 What the emulator does not do is injected here, as AWS does it: it deletes users that still have
-dependents (AWS answers DeleteConflict); it keeps no permissions boundary for users (CreateUser ignores
-it, Put/DeleteUserPermissionsBoundary are not implemented, the authorization details never show one), so
-`UserBoundaries` keeps them and answers for AWS; and it files a user's tags under its ARN, which a new
-path changes, so a moved user would lose its tags (`tags_follow_the_user` keeps them, as AWS does).
+dependents (AWS answers DeleteConflict, `tests.faults.UserDeleteConflict`). Users' permissions boundaries
+and the tags of a moved user are kept by the emulator itself, as AWS keeps them (remediator/sandbox/shims.py).
 """
 
 from __future__ import annotations
 
 import json
-import urllib.parse
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from remediator import registry
 from remediator.aws.context import ReadContext
@@ -23,16 +18,10 @@ from remediator.aws.session import AccountSession
 from remediator.errors import TaskFailed
 from remediator.model import Account
 from tests.conftest import cli, write, write_inventory
-from tests.emulator import DENY, sign_as
-from tests.faults import Inject, _Raw, query_error
+from tests.emulator import DENY, PASSWORD, SSH_KEY, has_login_profile, self_signed_certificate, sign_as, user_names
+from tests.faults import Inject, UserDeleteConflict, query_error
 
-PASSWORD = "Sup3r-Secret-Passw0rd!"
-IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 ALLOW = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
-SSH_KEY = (
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC3FaUtr0r1z2s8wGj7Yd8k4rVmJ6nb8C5ZQm3Xu1o8b0lQ9P2K8s0v7YxQhZ7a3ZyW"
-    "x4hM0ZRk0oTqF0vY3m7Q6aXv8z5oKkUuV0Q5dBd8V5+zR8ABsr0x4vKz1ZQv2Z8S0L8jQy3xQH9yZ0q3XyA5K2h7S1nQ1v7a9O3e old"
-)
 
 FULL = """\
 - accounts: all
@@ -63,117 +52,7 @@ DRIFTED = """\
 ABSENT = "- tasks:\n    - name: bob leaves\n      iam_user: {name: bob, state: absent}\n"
 
 
-# --- what AWS does that the emulator does not ------------------------------------------------------------
-
-
-def _query_ok(operation: str, result: str = "") -> AWSResponse:
-    body = (
-        f'<{operation}Response xmlns="{IAM_NS}"><{operation}Result>{result}</{operation}Result>'
-        f"<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>"
-        f"</{operation}Response>"
-    ).encode()
-    return AWSResponse("https://iam.amazonaws.com/", 200, {"Content-Type": "text/xml"}, _Raw(body))
-
-
-def _form(request: Any) -> dict[str, str]:
-    body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
-    return {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
-
-
-class UserBoundaries:
-    """Users' permissions boundaries as AWS keeps them: set by CreateUser and PutUserPermissionsBoundary,
-    removed by DeleteUserPermissionsBoundary, shown in the authorization details. `store`: user → ARN."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, str] = {}
-
-    def __call__(self, client: Any) -> None:
-        client.meta.events.register("before-parameter-build.iam.CreateUser", self._create)
-        client.meta.events.register("before-send.iam.PutUserPermissionsBoundary", self._put)
-        client.meta.events.register("before-send.iam.DeleteUserPermissionsBoundary", self._delete)
-        client.meta.events.register("after-call.iam.GetAccountAuthorizationDetails", self._show)
-
-    def _create(self, params: dict[str, Any], **_: Any) -> None:
-        if params.get("PermissionsBoundary"):
-            self.store[params["UserName"]] = params["PermissionsBoundary"]
-
-    def _put(self, request: Any, **_: Any) -> AWSResponse:
-        form = _form(request)
-        self.store[form["UserName"]] = form["PermissionsBoundary"]
-        return _query_ok("PutUserPermissionsBoundary")
-
-    def _delete(self, request: Any, **_: Any) -> AWSResponse:
-        self.store.pop(_form(request)["UserName"], None)
-        return _query_ok("DeleteUserPermissionsBoundary")
-
-    def _show(self, parsed: dict[str, Any], **_: Any) -> None:
-        for detail in parsed.get("UserDetailList", []):
-            arn = self.store.get(detail["UserName"])
-            if arn:
-                detail["PermissionsBoundary"] = {
-                    "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
-                    "PermissionsBoundaryArn": arn,
-                }
-
-
-class UserDeleteConflict:
-    """DeleteUser answers DeleteConflict while the user still has dependents, as AWS does (the emulator
-    deletes). `seen` counts DeleteUser calls, `conflicts` what was left at each refusal."""
-
-    def __init__(self, iam: Any) -> None:
-        self.iam = iam
-        self.seen = 0
-        self.conflicts: list[str] = []
-
-    def __call__(self, client: Any) -> None:
-        client.meta.events.register("before-send.iam.DeleteUser", self._send)
-
-    def remaining(self, name: str) -> list[str]:
-        iam = self.iam
-        checks = {
-            "login profile": has_login_profile(iam, name),
-            "access keys": iam.list_access_keys(UserName=name)["AccessKeyMetadata"],
-            "signing certificates": iam.list_signing_certificates(UserName=name)["Certificates"],
-            "SSH public keys": iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"],
-            "MFA devices": iam.list_mfa_devices(UserName=name)["MFADevices"],
-            "groups": iam.list_groups_for_user(UserName=name)["Groups"],
-            "inline policies": iam.list_user_policies(UserName=name)["PolicyNames"],
-            "attached policies": iam.list_attached_user_policies(UserName=name)["AttachedPolicies"],
-        }
-        return [what for what, present in checks.items() if present]
-
-    def _send(self, request: Any, **_: Any) -> AWSResponse | None:
-        self.seen += 1
-        left = self.remaining(_form(request)["UserName"])
-        if left:
-            self.conflicts.extend(left)
-            return query_error("DeleteConflict", f"Cannot delete entity, must remove {left[0]} first.", 409)
-        return None
-
-
-@pytest.fixture
-def tags_follow_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    """UpdateUser with NewPath keeps the user's tags in AWS; in the emulator they stay behind under the old ARN."""
-    from moto.iam.models import IAMBackend
-
-    original = IAMBackend.update_user
-
-    def update_user(backend: Any, user_name: str, new_path: str | None = None, new_user_name: str | None = None):
-        old_arn = backend.get_user(user_name).arn
-        original(backend, user_name, new_path, new_user_name)
-        new_arn = backend.get_user(new_user_name or user_name).arn
-        if new_arn != old_arn:
-            backend.tagger.copy_tags(old_arn, new_arn)
-            backend.tagger.delete_all_tags_for_resource(old_arn)
-
-    monkeypatch.setattr(IAMBackend, "update_user", update_user)
-
-
-@pytest.fixture
-def boundaries(client_hooks: list[Any]) -> UserBoundaries:
-    fake = UserBoundaries()
-    client_hooks.append(fake)
-    return fake
+# --- fixtures and helpers ------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -181,51 +60,15 @@ def boundary_arn(iam: Any) -> str:
     return iam.create_policy(PolicyName="boundary", PolicyDocument=json.dumps(ALLOW))["Policy"]["Arn"]
 
 
-# --- helpers -------------------------------------------------------------------------------------------
-
-
-def has_login_profile(iam: Any, name: str) -> bool:
-    try:
-        iam.get_login_profile(UserName=name)
-    except iam.exceptions.NoSuchEntityException:
-        return False
-    return True
-
-
-def user_names(iam: Any) -> list[str]:
-    return sorted(u["UserName"] for u in iam.list_users()["Users"])
-
-
-def live(iam: Any, name: str, boundaries: UserBoundaries | None = None) -> dict[str, Any]:
+def live(iam: Any, name: str) -> dict[str, Any]:
     user = iam.get_user(UserName=name)["User"]
     return {
         "Path": user["Path"],
         "Groups": sorted(g["GroupName"] for g in iam.list_groups_for_user(UserName=name)["Groups"]),
         "Tags": {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=name)["Tags"]},
         "Console": has_login_profile(iam, name),
-        "Boundary": (boundaries.store.get(name, "") if boundaries else None),
+        "Boundary": user.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn", ""),
     }
-
-
-def self_signed_certificate(name: str) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
-        .not_valid_after(datetime.now(UTC) + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def populated_user(iam: Any, name: str) -> str:
@@ -252,7 +95,7 @@ def populated_user(iam: Any, name: str) -> str:
 # --- the four steps ------------------------------------------------------------------------------------
 
 
-def test_four_steps_from_nothing(iam, aws, workdir, calls, boundaries, boundary_arn):
+def test_four_steps_from_nothing(iam, aws, workdir, calls, boundary_arn):
     iam.create_group(GroupName="devs")
     iam.create_group(GroupName="readers")
     inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", FULL.format(boundary=boundary_arn))
@@ -268,7 +111,7 @@ def test_four_steps_from_nothing(iam, aws, workdir, calls, boundaries, boundary_
     assert second.code == 0, second.out + second.err
     assert "converged" in second.out
     assert calls.mutating == ["CreateUser", "AddUserToGroup", "AddUserToGroup"]
-    assert live(iam, "alice", boundaries) == {
+    assert live(iam, "alice") == {
         "Path": "/people/",
         "Groups": ["devs", "readers"],
         "Tags": {"team": "core", "critical": "true"},
@@ -287,7 +130,7 @@ def test_four_steps_from_nothing(iam, aws, workdir, calls, boundaries, boundary_
     assert "would change" not in fourth.out
 
 
-def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundaries, boundary_arn, tags_follow_the_user):
+def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundary_arn):
     for group in ("admins", "devs", "ops"):
         iam.create_group(GroupName=group)
     tags = [{"Key": "team", "Value": "old"}, {"Key": "keep", "Value": "me"}]
@@ -295,7 +138,7 @@ def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundaries, bou
     iam.add_user_to_group(GroupName="admins", UserName="alice")
     iam.add_user_to_group(GroupName="ops", UserName="alice")
     iam.create_login_profile(UserName="alice", Password=PASSWORD)
-    boundaries.store["alice"] = boundary_arn
+    iam.put_user_permissions_boundary(UserName="alice", PermissionsBoundary=boundary_arn)
     inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", DRIFTED)
 
     first = cli("run", book, "-i", inv, "--check")
@@ -316,7 +159,7 @@ def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundaries, bou
         "TagUser",
         "DeleteLoginProfile",
     ]
-    assert live(iam, "alice", boundaries) == {
+    assert live(iam, "alice") == {
         "Path": "/people/",
         "Groups": ["devs"],
         "Tags": {"team": "core", "keep": "me"},
@@ -332,7 +175,7 @@ def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundaries, bou
     assert fourth.code == 0 and "would change" not in fourth.out, fourth.out
 
 
-def test_rollback_removes_a_created_user_after_its_memberships(iam, aws, workdir, calls, boundaries, boundary_arn):
+def test_rollback_removes_a_created_user_after_its_memberships(iam, aws, workdir, calls, boundary_arn):
     iam.create_group(GroupName="devs")
     iam.create_group(GroupName="readers")
     inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", FULL.format(boundary=boundary_arn))
@@ -649,15 +492,38 @@ def test_the_documented_example_is_a_valid_playbook(workdir, calls):
     assert calls.records == []
 
 
-def test_a_boundary_the_emulator_never_keeps_is_kept_by_the_fake(iam, aws, boundaries, boundary_arn):
-    """The fake stands in for AWS only where the emulator has nothing: prove it keeps what AWS would."""
+def test_the_emulator_keeps_a_users_boundary_and_tags_as_aws_does(iam, aws, boundary_arn):
+    """What the product relies on and moto lacks, kept by the emulator's shims: a user's boundary is set by
+    CreateUser or PutUserPermissionsBoundary and removed by DeleteUserPermissionsBoundary; GetUser and the
+    authorization details show it, ListUsers does not; a user given a new path keeps its tags."""
     client = AccountSession(Account("t", endpoint_url=aws), read_only=False).client("iam")
-    client.call("create_user", UserName="alice", PermissionsBoundary=boundary_arn)
+    client.call(
+        "create_user", UserName="alice", PermissionsBoundary=boundary_arn, Tags=[{"Key": "team", "Value": "core"}]
+    )
+    shown = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary_arn}
+    assert iam.get_user(UserName="alice")["User"]["PermissionsBoundary"] == shown
     details = client.call("get_account_authorization_details", Filter=["User"])["UserDetailList"]
-    assert details[0]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary_arn
+    assert details[0]["PermissionsBoundary"] == shown
+    assert "PermissionsBoundary" not in iam.list_users()["Users"][0]
+
     client.call("delete_user_permissions_boundary", UserName="alice")
     details = client.call("get_account_authorization_details", Filter=["User"])["UserDetailList"]
-    assert "PermissionsBoundary" not in details[0]
+    assert (
+        "PermissionsBoundary" not in details[0] and "PermissionsBoundary" not in iam.get_user(UserName="alice")["User"]
+    )
+    client.call("put_user_permissions_boundary", UserName="alice", PermissionsBoundary=boundary_arn)
+    assert live(iam, "alice")["Boundary"] == boundary_arn
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.put_user_permissions_boundary(UserName="ghost", PermissionsBoundary=boundary_arn)
+
+    client.call("update_user", UserName="alice", NewPath="/people/")
+    assert live(iam, "alice") == {
+        "Path": "/people/",
+        "Groups": [],
+        "Tags": {"team": "core"},
+        "Console": False,
+        "Boundary": boundary_arn,
+    }
 
 
 @pytest.mark.parametrize(

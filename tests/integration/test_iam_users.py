@@ -2,29 +2,38 @@
 
 Time-dependent facts (user creation, password and key last use) are set in-process on moto's backend
 (tests/emulator.py). What the emulator does not do is injected: it deletes users that still have
-dependents (AWS answers DeleteConflict), and it does not implement ListServiceSpecificCredentials
-(answered here from a fake store).
+dependents (AWS answers DeleteConflict, `tests.faults.UserDeleteConflict`), and it cannot create
+service-specific credentials (its ListServiceSpecificCredentials always answers none), so those are
+answered here from a fake store.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.parse
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from remediator.keys import QUARANTINE_TAG
 from remediator.modules.iam_users import QUARANTINE_POLICY
 from tests.conftest import cli, write, write_inventory
-from tests.emulator import age_key, age_user, days_ago, keep_key_dates, sign_as, sign_in, today
-from tests.faults import _Raw, query_error
+from tests.emulator import (
+    PASSWORD,
+    SSH_KEY,
+    age_key,
+    age_user,
+    days_ago,
+    has_login_profile,
+    keep_key_dates,
+    self_signed_certificate,
+    sign_as,
+    sign_in,
+    today,
+    user_names,
+)
+from tests.faults import UserDeleteConflict, query_ok, request_form
 
-PASSWORD = "Sup3r-Secret-Passw0rd!"
 DISABLE = "- tasks:\n    - name: quarantine\n      iam_users: {unused_days: 90, action: disable}\n"
 S3_DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
-IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 pytestmark = pytest.mark.usefixtures("pinned_clock")  # "now" is one instant for the product and the test
 
 
@@ -48,35 +57,9 @@ def tags(iam, name: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=name)["Tags"]}
 
 
-def user_names(iam) -> list[str]:
-    return sorted(u["UserName"] for u in iam.list_users()["Users"])
-
-
-def has_login_profile(iam, name: str) -> bool:
-    try:
-        iam.get_login_profile(UserName=name)
-    except iam.exceptions.NoSuchEntityException:
-        return False
-    return True
-
-
-def _query_ok(operation: str, result: str) -> AWSResponse:
-    body = (
-        f'<{operation}Response xmlns="{IAM_NS}"><{operation}Result>{result}</{operation}Result>'
-        f"<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>"
-        f"</{operation}Response>"
-    ).encode()
-    return AWSResponse("https://iam.amazonaws.com/", 200, {"Content-Type": "text/xml"}, _Raw(body))
-
-
-def _form(request) -> dict[str, str]:
-    body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
-    return {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
-
-
 class ServiceCredentials:
-    """ListServiceSpecificCredentials / DeleteServiceSpecificCredential as AWS answers them (the emulator
-    does not implement them), from a store of user → credential ids."""
+    """ListServiceSpecificCredentials / DeleteServiceSpecificCredential as AWS answers them for a user that
+    has such credentials (the emulator cannot create any), from a store of user → credential ids."""
 
     def __init__(self) -> None:
         self.store: dict[str, list[str]] = {}
@@ -86,57 +69,21 @@ class ServiceCredentials:
         client.meta.events.register("before-send.iam.DeleteServiceSpecificCredential", self._delete)
 
     def _list(self, request, **_):
-        user = _form(request)["UserName"]
+        user = request_form(request)["UserName"]
         members = "".join(
             f"<member><UserName>{user}</UserName><Status>Active</Status><ServiceUserName>{user}-at-1</ServiceUserName>"
             f"<CreateDate>2020-01-01T00:00:00Z</CreateDate><ServiceSpecificCredentialId>{cid}"
             "</ServiceSpecificCredentialId><ServiceName>codecommit.amazonaws.com</ServiceName></member>"
             for cid in self.store.get(user, [])
         )
-        return _query_ok(
+        return query_ok(
             "ListServiceSpecificCredentials", f"<ServiceSpecificCredentials>{members}</ServiceSpecificCredentials>"
         )
 
     def _delete(self, request, **_):
-        form = _form(request)
+        form = request_form(request)
         self.store.get(form["UserName"], []).remove(form["ServiceSpecificCredentialId"])
-        return _query_ok("DeleteServiceSpecificCredential", "")
-
-
-class DeleteConflictLikeAws:
-    """DeleteUser answers DeleteConflict while the user still has dependents, as AWS does (the emulator deletes)."""
-
-    def __init__(self, iam, credentials: ServiceCredentials) -> None:
-        self.iam = iam
-        self.credentials = credentials
-        self.seen = 0
-        self.conflicts: list[str] = []
-
-    def __call__(self, client) -> None:
-        client.meta.events.register("before-send.iam.DeleteUser", self._send)
-
-    def remaining(self, name: str) -> list[str]:
-        iam = self.iam
-        checks = {
-            "login profile": has_login_profile(iam, name),
-            "access keys": iam.list_access_keys(UserName=name)["AccessKeyMetadata"],
-            "signing certificates": iam.list_signing_certificates(UserName=name)["Certificates"],
-            "SSH public keys": iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"],
-            "service-specific credentials": self.credentials.store.get(name),
-            "MFA devices": iam.list_mfa_devices(UserName=name)["MFADevices"],
-            "groups": iam.list_groups_for_user(UserName=name)["Groups"],
-            "inline policies": iam.list_user_policies(UserName=name)["PolicyNames"],
-            "attached policies": iam.list_attached_user_policies(UserName=name)["AttachedPolicies"],
-        }
-        return [what for what, present in checks.items() if present]
-
-    def _send(self, request, **_):
-        self.seen += 1
-        left = self.remaining(_form(request)["UserName"])
-        if left:
-            self.conflicts.extend(left)
-            return query_error("DeleteConflict", f"Cannot delete entity, must remove {left[0]} first.", 409)
-        return None
+        return query_ok("DeleteServiceSpecificCredential", "")
 
 
 @pytest.fixture
@@ -144,33 +91,6 @@ def credentials(client_hooks) -> ServiceCredentials:
     fake = ServiceCredentials()
     client_hooks.append(fake)
     return fake
-
-
-def self_signed_certificate() -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(datetime.now(UTC) - timedelta(days=1))  # valid now: the real clock, never a pinned one
-        .not_valid_after(datetime.now(UTC) + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-SSH_KEY = (
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC3FaUtr0r1z2s8wGj7Yd8k4rVmJ6nb8C5ZQm3Xu1o8b0lQ9P2K8s0v7YxQhZ7a3ZyW"
-    "x4hM0ZRk0oTqF0vY3m7Q6aXv8z5oKkUuV0Q5dBd8V5+zR8ABsr0x4vKz1ZQv2Z8S0L8jQy3xQH9yZ0q3XyA5K2h7S1nQ1v7a9O3e old"
-)
 
 
 def findings_of(result) -> dict[str, list[dict]]:
@@ -304,7 +224,7 @@ def test_delete_removes_dependents_in_the_order_aws_requires(iam, aws, workdir, 
     )["Policy"]["Arn"]
     iam.attach_user_policy(UserName="old", PolicyArn=arn)
     make_user(iam, "busy", 500, keys=(1,))
-    hook = DeleteConflictLikeAws(iam, credentials)
+    hook = UserDeleteConflict(iam, credentials.store)
     client_hooks.append(hook)
     assert hook.remaining("old")  # the injected conflict would bite a naive delete
     inv = write_inventory(workdir, aws)
