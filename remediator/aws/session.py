@@ -20,7 +20,6 @@ boto3 and botocore are imported when the first session opens, not with this modu
 
 from __future__ import annotations
 
-import copy
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from remediator import __version__
-from remediator.aws import ratelimit, retry
+from remediator.aws import clientcache, ratelimit, retry
 from remediator.aws.retry import EXPIRED_CODES, RetryPolicy, call_with_retry
 from remediator.errors import AwsError, CheckModeViolation, RemediatorError
 from remediator.model import Account
@@ -195,18 +194,20 @@ def _template() -> Any:
             template = botocore.session.Session()
             loader = template.get_component("data_loader")
             loader._search_paths = _SearchPaths(loader.search_paths)
+            clientcache.install(loader)  # its clients share each service's model and client class
+            template.shared_handlers = clientcache.shared_handlers(template._original_handler)
             _TEMPLATE = template
         return _TEMPLATE
 
 
 def botocore_session(profile: str | None = None) -> Any:
-    """A new botocore session (its own credentials and config) sharing the process's parsed data and a
-    copy of the built-in handlers: ~5 ms instead of ~40 ms, and no JSON parsed again."""
+    """A new botocore session (its own credentials and config) sharing the process's parsed data and its
+    built-in handlers (read-only: each client copies them): ~2 ms instead of ~40 ms, no JSON parsed again."""
     import botocore.session
 
     template = _template()
     session = botocore.session.Session(
-        event_hooks=copy.copy(template._original_handler), include_builtin_handlers=False, profile=profile
+        event_hooks=template.shared_handlers, include_builtin_handlers=False, profile=profile
     )
     # Parsed models, and the exception classes made from them (walking every error shape of a service,
     # ~10 ms a client at its first error), are the same for every account. The exceptions factory is one

@@ -294,3 +294,79 @@ def test_progress_is_shown_on_a_terminal_only(aws, workdir):
 
     piped = cli("run", book, "-i", inv, "--check", "--forks", "3")
     assert piped.code == 2 and piped.err == ""  # in CI and pipes stderr carries errors alone
+
+
+class SignedWith:
+    """Per account: the access key id in the Authorization header of each request its clients sent."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, list[str]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def watch(self, name: str, client: Any) -> None:
+        def before_send(request: Any, **_: Any) -> None:
+            authorization = request.headers["Authorization"]
+            authorization = authorization.decode() if isinstance(authorization, bytes) else authorization
+            key = authorization.split("Credential=", 1)[1].split("/", 1)[0]
+            with self._lock:
+                self.keys[name].append(key)
+
+        client.meta.events.register("before-send", before_send)
+
+
+def test_each_accounts_calls_are_signed_with_its_own_credentials(aws):
+    """Accounts' clients share botocore's service model and client class (made once per process), never
+    their credentials, signer or handlers: made and called from eight threads at once, each account's
+    requests carry its own assumed-role key, and the emulator answers as that account."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signed = SignedWith()
+    readers: dict[str, AccountSession] = {}
+
+    def one(n: int) -> dict[str, Any]:
+        account_id = ACCOUNT_IDS[n]
+        account = Account(f"a{n}", account_id=account_id, endpoint_url=aws,
+                          role_arn=f"arn:aws:iam::{account_id}:role/remediator")  # fmt: skip
+        reader = AccountSession(account, read_only=True)
+        readers[account.name] = reader
+        iam, sts = reader.client("iam"), reader.client("sts")
+        signed.watch(account.name, iam.raw)
+        signed.watch(account.name, sts.raw)
+        iam.call("list_roles")
+        return sts.call("get_caller_identity")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        identities = list(pool.map(one, range(8)))
+
+    assert [identity["Account"] for identity in identities] == ACCOUNT_IDS  # each reached its own account
+    keys = {name: reader.access_key_id() for name, reader in readers.items()}
+    assert len(set(keys.values())) == 8 and None not in keys.values()
+    for name, seen in signed.keys.items():
+        assert seen and set(seen) == {keys[name]}, (name, seen, keys[name])
+    assert len(signed.keys) == 8
+
+    first, second = (readers[name].client("iam").raw for name in ("a0", "a1"))
+    assert type(first) is type(second) and first.meta.service_model is second.meta.service_model  # shared
+    assert first.meta.events is not second.meta.events  # each its own handlers (firewall, observers, limits)
+    assert first._request_signer is not second._request_signer and first._endpoint is not second._endpoint
+
+
+def test_the_shared_model_and_handlers_stay_read_only_and_ours(aws):
+    """The handlers every session starts from cannot be registered on (a per-account handler could not
+    leak to another account through them), and clients made outside the shared loader (a test's boto3
+    client) are botocore's own, not the cache's."""
+    account = Account("a0", endpoint_url=aws)
+    reader = AccountSession(account, read_only=True)
+    iam = reader.client("iam").raw
+    botocore_session = reader._session()
+    with pytest.raises(RuntimeError, match="read-only"):
+        botocore_session.register("before-send", lambda **_: None)
+    outside = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
+    assert type(outside) is not type(iam) and outside.meta.service_model is not iam.meta.service_model
+    writer = AccountSession(account, read_only=False)
+    writable = writer.client("iam").raw
+    assert type(writable) is type(iam) and writable.meta.events is not iam.meta.events
+    with pytest.raises(Exception, match="read-only"):  # the reader's firewall is the reader's alone
+        reader.client("iam").call("update_account_password_policy", MinimumPasswordLength=14)
+    writer.client("iam").call("update_account_password_policy", MinimumPasswordLength=14)
+    assert reader.client("iam").call("get_account_password_policy")["PasswordPolicy"]["MinimumPasswordLength"] == 14
