@@ -244,17 +244,11 @@ def _judge_account(waivers: list[Any], fail_on: str | None) -> Any:
     """What changes how an account renders, set on the report before the account is streamed: the
     threshold, and the waivers covering its findings (the warnings come once, with the whole report)."""
     from remediator import timeutil
+    from remediator.waivers import mark_waived
 
     def judge(report: Report, run: AccountRun) -> None:
         report.fail_on = fail_on
-        today = timeutil.now().date()
-        for plan in run.task_plans:
-            for finding in plan.findings:
-                if not finding.open or finding in report.waived:
-                    continue
-                waiver = next((w for w in waivers if w.active(today) and w.matches(plan.module, finding)), None)
-                if waiver is not None:
-                    report.waived[finding] = waiver
+        mark_waived(report, run, waivers, timeutil.now().date())
 
     return judge
 

@@ -41,17 +41,15 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from remediator import controls, registry, timeutil
 from remediator.errors import ConfigError
 from remediator.loader import yamlfile
 from remediator.loader.yamlfile import LocDict, LocList
-from remediator.model import Finding
+from remediator.model import AccountRun, Finding
 from remediator.report import Report
 from remediator.report.rules import CONTROL_KEYS, control_key
 
@@ -165,43 +163,12 @@ def _rules() -> str:
 # ---------------------------------------------------------------- loading
 
 
-class _Loader(yamlfile._Loader):
-    """The loader that remembers lines, with dates kept as text: a date that does not exist (2027-02-30)
-    is then reported by this module with its line, instead of failing inside the YAML parser."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
-
-
-def _parse(path: str | Path) -> Any:
-    name = str(path)
-    text = yamlfile._read(path, "waivers file")
-    loader = _Loader(text, name)
-    try:
-        return loader.get_single_data()
-    except ConfigError:
-        raise
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        if line is not None:  # past the end (an unclosed bracket): the last line with text, as yamlfile does
-            lines = text.splitlines()
-            while line > 1 and (line > len(lines) or not lines[line - 1].strip()):
-                line -= 1
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise ConfigError(f"YAML syntax error: {problem}", file=name, line=line)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML error: {' '.join(str(exc).split())}", file=name)
-    finally:
-        loader.dispose()
-
-
 def load_waivers(path: str | Path) -> list[Waiver]:
     """Read a waivers file. Bad input (syntax, a missing or unknown key, an empty text, a date that is not
     YYYY-MM-DD, a rule that names nothing) is a ConfigError with the file and line. An empty file, or
     `waivers: []`, is no waivers."""
     file = str(path)
-    data = _parse(path)
+    data = yamlfile.load(path, "waivers file")
     if data is None:
         return []
     entries: Any = data
@@ -250,6 +217,8 @@ def _waiver(raw: Any, file: str, line: int | None) -> Waiver:
 
 
 def _date(value: Any, file: str, line: int | None) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value  # YAML reads 2027-01-31 as a date (and refuses one that does not exist, with its line)
     text = value if isinstance(value, str) else ""
     if not _DATE.fullmatch(text.strip()):
         raise ConfigError(f"waiver: 'expires' must be a date, YYYY-MM-DD (got {value!r})", file=file, line=line)
@@ -266,6 +235,19 @@ def _line(mapping: Any, key: str) -> int | None:
 # ---------------------------------------------------------------- applying
 
 
+def mark_waived(report: Report, run: AccountRun, waivers: list[Waiver], today: date) -> None:
+    """Put on the report the waiver covering each open finding of this account: the first in the file that
+    matches and has not expired. What `apply_waivers` does for every account, and the CLI for each account
+    before it is streamed."""
+    for plan in run.task_plans:
+        for finding in plan.findings:
+            if not finding.open or finding in report.waived:
+                continue  # a note is never open: nothing to waive
+            waiver = next((w for w in waivers if w.active(today) and w.matches(plan.module, finding)), None)
+            if waiver is not None:
+                report.waived[finding] = waiver
+
+
 def apply_waivers(
     report: Report, waivers: list[Waiver], today: date | None = None, *, warn_unmatched: bool = True
 ) -> list[str]:
@@ -275,6 +257,7 @@ def apply_waivers(
     report.waived = {}
     covered: dict[int, int] = {}  # index of a waiver → findings it covers (or would, once expired)
     for run in report.runs:
+        mark_waived(report, run, waivers, today)
         for plan in run.task_plans:
             for finding in plan.findings:
                 if not finding.open:
@@ -282,8 +265,6 @@ def apply_waivers(
                 for index, waiver in enumerate(waivers):
                     if waiver.matches(plan.module, finding):
                         covered[index] = covered.get(index, 0) + 1
-                        if waiver.active(today) and finding not in report.waived:
-                            report.waived[finding] = waiver
     warnings: list[str] = []
     for index, waiver in enumerate(waivers):
         count = covered.get(index, 0)

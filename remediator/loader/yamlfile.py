@@ -94,8 +94,20 @@ class _Loader(yaml.SafeLoader):
         return result
 
 
+def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """A YAML date or time; one that does not exist (2027-02-30) is bad input with its line, where
+    SafeLoader raises a bare ValueError."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{node.value!r} is not a date: {exc}", file=loader.filename, line=node.start_mark.line + 1
+        ) from None
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def parse(text: str, filename: str) -> Any:

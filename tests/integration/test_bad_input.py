@@ -145,6 +145,13 @@ CASES = [
         ("YAML syntax error",),
     ),
     Case(
+        "yaml-date-that-does-not-exist",
+        {"play.yml": "- name: baseline\n  vars:\n    window_start: 2027-02-30\n  tasks: []\n"},
+        RUN,
+        "play.yml:3",
+        ("'2027-02-30' is not a date",),
+    ),
+    Case(
         "yaml-unquoted-template",
         {"play.yml": book("minimum_length: {{ n }}")},
         (*RUN, "-e", "n=14"),

@@ -126,7 +126,7 @@ ENTRY = "waivers:\n  - rule: iam_users\n    resource: bob\n    reason: r\n    ow
         (ENTRY.replace("    expires: 2027-01-31\n", ""), 2, "missing 'expires'"),
         (ENTRY.replace("    reason: r\n", "").replace("    owner: o\n", ""), 2, "missing 'reason', 'owner'"),
         (ENTRY.replace("    owner: o\n", "    owner: o\n    ticket: SEC-1\n"), 6, "unknown key 'ticket'"),
-        (ENTRY.replace("2027-01-31", "2027-02-30"), 6, "'expires' '2027-02-30' is not a date"),
+        (ENTRY.replace("2027-01-31", "2027-02-30"), 6, "'2027-02-30' is not a date"),
         (ENTRY.replace("2027-01-31", "31/01/2027"), 6, "'expires' must be a date, YYYY-MM-DD"),
         (ENTRY.replace("2027-01-31", "2027-1-5"), 6, "'expires' must be a date, YYYY-MM-DD"),
         (ENTRY.replace("2027-01-31", "2027-01-31T10:00:00"), 6, "'expires' must be a date, YYYY-MM-DD"),
