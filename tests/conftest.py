@@ -156,3 +156,15 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 python = sys.executable
+
+
+def assert_converged(book: Any, inv: Any, calls: Any) -> None:
+    """Steps three and four of the four-step check: applying again writes nothing, and a check exits 0."""
+    calls.clear()
+    third = cli("run", book, "-i", inv)
+    assert third.code == 0, third.out + third.err
+    assert calls.mutating == []
+    assert "ok:" in third.out
+    fourth = cli("run", book, "-i", inv, "--check")
+    assert fourth.code == 0, fourth.out
+    assert "would change" not in fourth.out

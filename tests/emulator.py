@@ -18,6 +18,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
+
 ACCOUNT = "123456789012"
 # The instant `pinned_clock` fixes: noon, far from a date change. It is before the real date, so what the
 # emulator stamps with its own clock (entities a test does not backdate) looks newer than it, never stale.
@@ -177,3 +179,18 @@ def self_signed_certificate(name: str = "old") -> str:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def iam_in(url: str, account_id: str) -> Any:
+    """An IAM client of another emulated account (moto answers for the account whose role was assumed)."""
+    creds = boto3.client("sts", endpoint_url=url, region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/setup", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )

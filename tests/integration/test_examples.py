@@ -6,11 +6,6 @@ gets AWS credentials through OIDC and never from stored keys, and every `remedia
 around the plan and apply commands is run with a stand-in `remediator` to show that exit 2 (drift,
 findings) passes and exit 1 fails. With `actionlint` on PATH, it must accept every file (skipped
 otherwise: actionlint is not a dependency of this project).
-
-Commands that use a subcommand or option the SPEC names but this checkout's parser does not have yet
-(`show`, `merge`, `--waivers`, `--fail-on`, `--shard`, `--result`) are parsed without them, and then
-marked xfail (strict=False, raises=PendingFeature): the rest of the line must still parse, and once the
-feature lands the check runs in full, with no marker.
 """
 
 from __future__ import annotations
@@ -55,18 +50,10 @@ CONFIGURE_AWS = "aws-actions/configure-aws-credentials@v5"
 STORED_KEY_INPUTS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token")
 STORED_KEY_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
-# Named by the SPEC, being added to the CLI by others: parsed without, and xfail until the parser has them.
-PENDING_COMMANDS = {"show", "merge"}
-PENDING_OPTIONS = {"--waivers", "--fail-on", "--shard", "--result"}  # each takes one value
-
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.S)
 HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 SHELL_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 COMMAND_START = {None, ";", "&&", "||", "|", "(", "{", "!", "then", "do", "else", "time", "exec"}
-
-
-class PendingFeature(Exception):
-    """A command uses a SPEC'd subcommand or option this checkout's parser does not have yet."""
 
 
 # --- reading the workflows -------------------------------------------------------------------------
@@ -154,54 +141,11 @@ def all_commands() -> list[Any]:
                 continue
             for n, argv in enumerate(remediator_commands(str(step["run"]), step_env(doc, job, step)), 1):
                 name = f"{path.name}:{job_id}:{step.get('id') or step.get('name', '?')}:{n}"
-                missing = missing_features(argv)
-                marks = (
-                    [
-                        pytest.mark.xfail(
-                            raises=PendingFeature,
-                            strict=False,
-                            reason=f"not in remediator.cli yet (SPEC'd, being added): {', '.join(missing)}",
-                        )
-                    ]
-                    if missing
-                    else []
-                )
-                params.append(pytest.param(argv, id=name, marks=marks))
+                params.append(pytest.param(argv, id=name))
     return params
 
 
 # --- the real parser -------------------------------------------------------------------------------
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    raise AssertionError("remediator's parser has no subcommands")
-
-
-def missing_features(argv: list[str]) -> list[str]:
-    """The pending subcommand or options that `argv` uses and the real parser does not have."""
-    commands = _subcommands(build_parser())
-    if not argv:
-        return []
-    if argv[0] not in commands:
-        return [argv[0]] if argv[0] in PENDING_COMMANDS else []
-    known = commands[argv[0]]._option_string_actions
-    return sorted({a.split("=", 1)[0] for a in argv if a.split("=", 1)[0] in PENDING_OPTIONS - known.keys()})
-
-
-def without(argv: list[str], options: list[str]) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in options:
-            skip = True  # and its value
-        elif arg.split("=", 1)[0] not in options:
-            out.append(arg)
-    return out
 
 
 def parse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> argparse.Namespace:
@@ -272,14 +216,9 @@ def test_aws_credentials_come_from_oidc_never_from_stored_keys(path: Path) -> No
 @pytest.mark.parametrize("argv", all_commands())
 def test_remediator_command_parses_with_the_real_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert argv, "a bare `remediator`"
-    missing = missing_features(argv)
-    if argv[0] in missing:
-        raise PendingFeature(f"`remediator {argv[0]}` is not in remediator.cli yet")
-    args = parse(without(argv, missing), capsys)
+    args = parse(argv, capsys)
     if args.command == "run":
         assert (REPO / args.playbook).is_file(), f"no playbook {args.playbook} in this repository"
-    if missing:
-        raise PendingFeature(f"the rest parses; not in remediator.cli yet: {', '.join(missing)}")
 
 
 def test_every_workflow_runs_remediator() -> None:

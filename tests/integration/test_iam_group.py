@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from remediator import registry
-from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession
-from remediator.errors import AwsError, TaskFailed
+from remediator.errors import AwsError
 from remediator.model import Account
-from tests.conftest import cli, write, write_inventory
+from tests.conftest import assert_converged, cli, write, write_inventory
 from tests.emulator import DENY, backend
 from tests.faults import query_error
 
@@ -169,15 +167,7 @@ def test_four_steps_from_nothing(iam, aws, workdir, calls, deploy_arn, users):
     assert state["Members"] == ["alice", "bob"]
     assert state["Inline"]["s3-read"]["Statement"][0]["Action"] == ["s3:GetObject"]
 
-    calls.clear()
-    third = cli("run", book, "-i", inv)
-    assert third.code == 0, third.out + third.err
-    assert calls.mutating == []
-    assert "ok:" in third.out
-
-    fourth = cli("run", book, "-i", inv, "--check")
-    assert fourth.code == 0, fourth.out
-    assert "would change" not in fourth.out
+    assert_converged(book, inv, calls)
 
 
 def test_four_steps_from_drifted_state(iam, aws, workdir, calls, client_hooks, deploy_arn, users):
@@ -220,13 +210,7 @@ def test_four_steps_from_drifted_state(iam, aws, workdir, calls, client_hooks, d
         "Inline": {"s3-read": DOC},
     }
 
-    calls.clear()
-    third = cli("run", book, "-i", inv)
-    assert third.code == 0, third.out + third.err
-    assert calls.mutating == []
-
-    fourth = cli("run", book, "-i", inv, "--check")
-    assert fourth.code == 0, fourth.out
+    assert_converged(book, inv, calls)
 
 
 # ---- only what the task names --------------------------------------------------------------------------
@@ -344,31 +328,6 @@ def test_a_policy_an_earlier_task_creates_is_attached_by_name(iam, aws, workdir,
     again = cli("run", book, "-i", inv, "--check")
     assert again.code == 0, again.out
     assert calls.mutating == []
-
-
-def test_a_user_an_earlier_task_creates_may_be_a_member(iam, aws, users):
-    """No module creates users yet, so the reader is driven as the planner drives it: an earlier task's
-    change has put `user:newcomer` among the entities the run creates."""
-    iam.create_group(GroupName="operators")
-    reader = AccountSession(Account("test", endpoint_url=aws), read_only=True)
-    ctx = ReadContext(reader)
-    ctx.planned.add("user:newcomer")
-    module = registry.get("iam_group")
-    args = {"name": "operators", "members": ["alice", "newcomer"]}
-    current = module.read(ctx, args)
-    assert current.users == ("alice",) and current.planned_users == ("newcomer",)
-    result = module.plan(args, current, "test/global")
-    assert [c.summary for c in result.changes] == [
-        "add user alice to group operators",
-        "add user newcomer to group operators",
-    ]
-    assert "an earlier task creates the user" in result.changes[1].reason
-
-    with pytest.raises(TaskFailed, match="no such user 'newcomer'"):
-        module.plan(args, module.read(ReadContext(reader), args), "test/global")
-
-
-# ---- state: absent ------------------------------------------------------------------------------------
 
 
 def test_the_injected_conflict_bites_a_naive_delete(iam, aws, client_hooks, deploy_arn, users):
@@ -495,8 +454,6 @@ def test_permissions_follow_the_options(workdir):
 
 
 def test_a_user_an_earlier_iam_user_task_creates_is_added(iam, aws, workdir, calls):
-    if not registry.has("iam_user"):
-        pytest.skip("no module creates users")
     book = write(
         workdir,
         "play.yml",

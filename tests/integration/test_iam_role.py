@@ -9,7 +9,7 @@ import pytest
 from remediator.aws.session import AccountSession
 from remediator.errors import AwsError
 from remediator.model import Account
-from tests.conftest import cli, write, write_inventory
+from tests.conftest import assert_converged, cli, write, write_inventory
 from tests.emulator import DENY, TRUST, make_role, populated_role, role_names
 from tests.faults import RoleDeleteConflict
 from tests.pages import truncate
@@ -76,15 +76,7 @@ def test_four_steps_check_apply_apply_check(iam, aws, workdir, calls, deploy_arn
     assert state["Tags"] == {"team": "core"} and state["Managed"] == [deploy_arn]
     assert state["Inline"]["s3-read"]["Statement"][0]["Action"] == ["s3:GetObject"]
 
-    calls.clear()
-    third = cli("run", book, "-i", inv)
-    assert third.code == 0, third.out + third.err
-    assert calls.mutating == []
-    assert "ok:" in third.out
-
-    fourth = cli("run", book, "-i", inv, "--check")
-    assert fourth.code == 0, fourth.out
-    assert "would change" not in fourth.out
+    assert_converged(book, inv, calls)
 
 
 def test_update_changes_only_named_fields_of_only_that_role(iam, aws, workdir, calls, deploy_arn):

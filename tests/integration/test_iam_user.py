@@ -17,7 +17,7 @@ from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession
 from remediator.errors import TaskFailed
 from remediator.model import Account
-from tests.conftest import cli, write, write_inventory
+from tests.conftest import assert_converged, cli, write, write_inventory
 from tests.emulator import DENY, PASSWORD, SSH_KEY, has_login_profile, self_signed_certificate, sign_as, user_names
 from tests.faults import Inject, UserDeleteConflict, query_error
 
@@ -119,15 +119,7 @@ def test_four_steps_from_nothing(iam, aws, workdir, calls, boundary_arn):
         "Boundary": boundary_arn,
     }
 
-    calls.clear()
-    third = cli("run", book, "-i", inv)
-    assert third.code == 0, third.out + third.err
-    assert calls.mutating == []
-    assert "ok:" in third.out
-
-    fourth = cli("run", book, "-i", inv, "--check")
-    assert fourth.code == 0, fourth.out
-    assert "would change" not in fourth.out
+    assert_converged(book, inv, calls)
 
 
 def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundary_arn):
@@ -167,12 +159,7 @@ def test_four_steps_from_drifted_state(iam, aws, workdir, calls, boundary_arn):
         "Boundary": "",
     }
 
-    calls.clear()
-    third = cli("run", book, "-i", inv)
-    assert third.code == 0, third.out + third.err
-    assert calls.mutating == []
-    fourth = cli("run", book, "-i", inv, "--check")
-    assert fourth.code == 0 and "would change" not in fourth.out, fourth.out
+    assert_converged(book, inv, calls)
 
 
 def test_rollback_removes_a_created_user_after_its_memberships(iam, aws, workdir, calls, boundary_arn):
@@ -245,7 +232,6 @@ def test_a_group_an_earlier_task_creates_may_be_joined(iam, aws):
         module.plan(args, module.read(ReadContext(reader), args), "test/global")
 
 
-@pytest.mark.skipif(not registry.has("iam_group"), reason="needs the iam_group module")
 def test_a_playbook_creates_the_group_then_the_user_joins_it(iam, aws, workdir, calls):
     book = write(
         workdir,

@@ -23,6 +23,7 @@ from remediator.aws import ratelimit, session
 from remediator.aws.session import AccountSession
 from remediator.model import Account
 from tests.conftest import cli, write
+from tests.emulator import iam_in
 from tests.faults import Inject, query_error
 
 ACCOUNT_IDS = [f"{100000000001 + i:012d}" for i in range(8)]
@@ -41,20 +42,6 @@ def inventory(directory: Path, url: str, ids: list[str], **extra: dict[str, Any]
         }
         lines.append(f"    a{n}: {json.dumps(settings)}")
     return write(directory, "inventory.yml", "\n".join(lines) + "\n")
-
-
-def iam_in(url: str, account_id: str) -> Any:
-    creds = boto3.client("sts", endpoint_url=url, region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/setup", RoleSessionName="setup"
-    )["Credentials"]
-    return boto3.client(
-        "iam",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
 
 
 class Windows:

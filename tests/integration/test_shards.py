@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from remediator.model import Account
 from remediator.shards import Shard, parse_shard, shard_of
 from tests.conftest import REPO, cli, write
+from tests.emulator import iam_in
 
 ACCOUNT_IDS = [f"{200000000001 + i:012d}" for i in range(9)]
 BOOK = """\
@@ -39,20 +39,6 @@ def inventory(directory: Path, url: str, ids: list[str] = ACCOUNT_IDS, name: str
         settings = {"account_id": account_id, "role_arn": f"arn:aws:iam::{account_id}:role/remediator"}
         lines.append(f"    acct{n}: {json.dumps({**settings, 'endpoint_url': url})}")
     return write(directory, name, "\n".join(lines) + "\n")
-
-
-def iam_in(url: str, account_id: str) -> Any:
-    creds = boto3.client("sts", endpoint_url=url, region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/setup", RoleSessionName="setup"
-    )["Credentials"]
-    return boto3.client(
-        "iam",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
 
 
 @pytest.fixture
