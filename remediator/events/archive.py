@@ -48,8 +48,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import botocore.exceptions
-
 from remediator import timeutil
 from remediator.aws.context import ReadContext
 from remediator.buckets import log_prefix
@@ -291,6 +289,8 @@ def _read(
                     present[region].add(day)  # not known to be missing; counted as failed instead
         return found
 
+    from botocore.exceptions import BotoCoreError  # here: `doc` and `schema` load this module without AWS
+
     def fetch(item: tuple[date, str, str]) -> tuple[bytes | None, str]:
         """(the file's bytes, "") or (None, why it could not be fetched)."""
         _, key, etag = item
@@ -302,7 +302,7 @@ def _read(
             data = store.read(key)
         except AwsError as exc:
             return None, exc.code
-        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+        except (BotoCoreError, OSError) as exc:
             return None, type(exc).__name__
         with lock:  # before the cache has it: a partition sharing this day folder may find it there next
             fetched.setdefault(key, False)
