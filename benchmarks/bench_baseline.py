@@ -215,6 +215,49 @@ def with_latency(seconds: float) -> Any:
     return hook
 
 
+class AwsThrottle:
+    """IAM's own throttling, which the emulator does not do: a server-side token bucket of `rate` calls a
+    second (bursts of `rate`) for the account; a call that finds it empty is answered `Throttling: Rate
+    exceeded` (400), as IAM answers. Installed as a client hook on IAM clients only; counts what it refused."""
+
+    def __init__(self, rate: float) -> None:
+        import threading
+
+        self.rate, self.tokens, self.refused = rate, rate, 0
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, client: Any) -> None:
+        if client.meta.service_model.service_name == "iam":
+            client.meta.events.register("before-send.iam.*", self._send)
+
+    def _send(self, **_: Any) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return None
+            self.refused += 1
+        return _throttling_response()
+
+
+def _throttling_response() -> Any:
+    from botocore.awsrequest import AWSResponse
+
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        b"</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    )
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body
+
+    return AWSResponse("https://iam.amazonaws.com/", 400, {"Content-Type": "text/xml"}, Raw())
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
@@ -273,6 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="add this round-trip time to every call remediator makes (the emulator answers in a few"
         " milliseconds, AWS in tens): shows what reading concurrently saves (default: 0)",
     )
+    parser.add_argument(
+        "--aws-rate",
+        type=float,
+        help="make IAM throttle above this many calls a second, as AWS does and the emulator does not"
+        " (a server-side token bucket answering `Throttling: Rate exceeded`): shows the client-side limit"
+        " finding AWS's rate (default: no throttling)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")
@@ -286,11 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     session.CLIENT_HOOKS.append(root_with_mfa)
     if delay is not None:
         session.CLIENT_HOOKS.append(delay)
+    throttle = AwsThrottle(args.aws_rate) if args.aws_rate else None
+    if throttle is not None:
+        session.CLIENT_HOOKS.append(throttle)
     runs: list[Run] = []
     print(
         f"{os.cpu_count()} CPU(s), {load()}; emulator {emulator.url}; sizes {args.sizes};"
         f" {args.repeat} run(s) per check; {rate}; per-account read threads: {getattr(keys, 'READ_WORKERS', 1)};"
-        f" added latency {args.latency_ms:g} ms"
+        f" added latency {args.latency_ms:g} ms; AWS throttles IAM above"
+        f" {f'{args.aws_rate:g} calls/s' if args.aws_rate else 'nothing'}"
     )
     try:
         with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
@@ -347,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{r.name} ({r.playbook}) N={r.n}: {r.total} calls, goal <= {r.goal} ({r.goal_text}): {r.verdict()};"
                 f" {issue}"
             )
+    if throttle is not None:
+        print(f"IAM answered Throttling {throttle.refused} times in all (seeding included: it goes around remediator)")
     print(f"{load()} at the end")
     problems = 0
     for r in runs:

@@ -19,12 +19,18 @@ import threading
 import time
 from collections.abc import Callable
 
-# IAM does not publish its per-account rates; its control plane starts throttling in the low tens of
-# calls a second per account. Start at 10 a second with bursts of 10, never fall below one call every
-# two seconds, and never go above 20.
-ACCOUNT_RATE = 10.0
-ACCOUNT_MAX_RATE = 20.0
+# IAM does not publish its per-account rates (a token bucket per API whose size "depends on the API"), so
+# the bucket finds it the way TCP finds a link's capacity: it starts at 20 calls a second with bursts of 20
+# and climbs quickly while nothing is throttled; the first throttle halves it, and from then on it climbs
+# back slowly (RECOVERY calls a second more for each second of successes) and halves again on the next.
+# It never goes above 40 (other tools of the account share its budget) nor below one call every two seconds.
+ACCOUNT_RATE = 20.0
+ACCOUNT_MAX_RATE = 40.0
 MIN_RATE = 0.5
+RECOVERY = 2.0
+# Throttles answering calls sent before the last halving say nothing new (AWS refills its buckets each
+# second): the rate halves at most once a second, or eight threads throttled together would divide it by 256.
+HALVE_INTERVAL = 1.0
 # STS allows hundreds of requests a second per account and region; stay well under it, since other
 # tools of the organisation assume roles from the same hub.
 HUB_STS_RATE = 20.0
@@ -34,8 +40,9 @@ class TokenBucket:
     """At most `rate` calls a second on average, in bursts of up to `burst`; thread-safe.
 
     `acquire()` reserves a token and sleeps until it is due (outside the lock, so waiting callers queue
-    in order instead of spinning). `throttled()` halves the rate (not below `min_rate`) and empties the
-    burst; `succeeded()` adds `increase` calls a second back (not above `max_rate`).
+    in order instead of spinning). `throttled()` halves the rate (not below `min_rate`, at most once every
+    HALVE_INTERVAL seconds) and empties the burst. `succeeded()` raises the rate towards `max_rate`: by
+    `increase` per success until the first throttle, then by `recovery` calls a second per second.
     """
 
     def __init__(
@@ -46,6 +53,7 @@ class TokenBucket:
         min_rate: float = MIN_RATE,
         max_rate: float | None = None,
         increase: float | None = None,
+        recovery: float = RECOVERY,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         name: str = "",
@@ -56,9 +64,9 @@ class TokenBucket:
         self.max_rate = float(max_rate if max_rate is not None else rate)
         self.min_rate = min(float(min_rate), self.rate)
         self.burst = float(burst if burst is not None else max(1.0, rate))
-        # Additive increase: a twentieth of the ceiling per success, so twenty calls in a row get back
-        # the whole rate after a single throttle.
+        # Before any throttle, a twentieth of the ceiling per success: twenty calls in a row reach it.
         self.increase = float(increase if increase is not None else self.max_rate / 20)
+        self.recovery = float(recovery)
         self.name = name
         self.throttles = 0  # throttles seen, for progress and reports
         self.waited = 0.0  # seconds callers spent waiting for a token
@@ -66,6 +74,7 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = self.burst
         self._updated = clock()
+        self._halved_at: float | None = None  # when a throttle last halved the rate
         self._lock = threading.Lock()
 
     def _refill(self, now: float) -> None:
@@ -84,20 +93,27 @@ class TokenBucket:
         return wait
 
     def throttled(self) -> None:
-        """AWS said slow down: halve the rate and drop the saved-up burst."""
+        """AWS said slow down: halve the rate and drop the saved-up burst, unless it was halved less than
+        HALVE_INTERVAL ago (then this answers a call sent before, at the old rate)."""
         with self._lock:
-            self._refill(self._clock())
+            now = self._clock()
+            self._refill(now)
+            self.throttles += 1
+            if self._halved_at is not None and now - self._halved_at < HALVE_INTERVAL:
+                return
+            self._halved_at = now
             self.rate = max(self.min_rate, self.rate / 2)
             self._tokens = min(self._tokens, 0.0)
-            self.throttles += 1
 
     def succeeded(self) -> None:
-        """A call went through: creep back towards the ceiling."""
+        """A call went through: climb towards the ceiling (quickly until the first throttle, then at
+        `recovery` calls a second per second: each success adds recovery / rate)."""
         if self.rate >= self.max_rate:
             return
         with self._lock:
             self._refill(self._clock())
-            self.rate = min(self.max_rate, self.rate + self.increase)
+            step = self.increase if self._halved_at is None else self.recovery / self.rate
+            self.rate = min(self.max_rate, self.rate + step)
 
 
 def account_bucket(name: str = "") -> TokenBucket:

@@ -129,7 +129,7 @@ def test_a_throttle_halves_the_accounts_rate(aws, client_hooks):
     with pytest.raises(Exception, match="NoSuchEntity"):  # the emulator's real answer, after two throttles
         reader.client("iam").call("get_account_password_policy")
     assert reader.limiter.throttles == 2
-    assert reader.limiter.rate < start  # halved twice, then crept back a little on the success
+    assert reader.limiter.rate < start  # halved, then crept back a little on the success
 
 
 def test_expired_credentials_on_a_read_are_refreshed_and_the_read_retried(aws, workdir, calls, client_hooks):

@@ -56,9 +56,25 @@ def test_a_throttle_halves_the_rate_and_drops_the_saved_burst() -> None:
     limiter.throttled()
     assert limiter.rate == 4.0 and limiter.throttles == 1
     assert limiter.acquire() == pytest.approx(0.25)  # no burst left: one token at the new rate
+    clock.advance(1.0)
     limiter.throttled()
+    clock.advance(1.0)
     limiter.throttled()
     assert limiter.rate == 1.0
+
+
+def test_throttles_together_halve_the_rate_once_a_second() -> None:
+    clock = FakeClock()
+    limiter = bucket(clock, rate=16.0, max_rate=16.0)
+    for _ in range(8):  # eight calls in flight, throttled together: they were all sent at the old rate
+        limiter.throttled()
+    assert limiter.rate == 8.0 and limiter.throttles == 8
+    clock.advance(0.99)
+    limiter.throttled()
+    assert limiter.rate == 8.0
+    clock.advance(0.01)
+    limiter.throttled()
+    assert limiter.rate == 4.0
 
 
 def test_the_rate_never_falls_below_the_floor() -> None:
@@ -66,30 +82,32 @@ def test_the_rate_never_falls_below_the_floor() -> None:
     limiter = bucket(clock, rate=4.0, min_rate=0.5)
     for _ in range(10):
         limiter.throttled()
+        clock.advance(1.0)
     assert limiter.rate == 0.5 and limiter.throttles == 10
 
 
-def test_successes_creep_back_up_to_the_ceiling_and_no_further() -> None:
+def test_until_the_first_throttle_each_success_adds_a_twentieth_of_the_ceiling() -> None:
     clock = FakeClock()
-    limiter = bucket(clock, rate=10.0, max_rate=20.0, increase=1.0)
-    limiter.throttled()
-    assert limiter.rate == 5.0
-    for _ in range(3):
+    limiter = bucket(clock, rate=20.0, max_rate=40.0)
+    for _ in range(5):  # a twentieth of the ceiling each
         limiter.succeeded()
-    assert limiter.rate == 8.0
+    assert limiter.rate == pytest.approx(30.0)
     for _ in range(100):
         limiter.succeeded()
-    assert limiter.rate == 20.0
+    assert limiter.rate == 40.0  # and no further
 
 
-def test_the_default_increase_recovers_the_ceiling_in_twenty_successes() -> None:
+def test_after_a_throttle_the_rate_climbs_back_by_recovery_calls_a_second_per_second() -> None:
     clock = FakeClock()
-    limiter = bucket(clock, rate=20.0, max_rate=20.0)
+    limiter = bucket(clock, rate=20.0, max_rate=40.0, recovery=2.0)
     limiter.throttled()
-    limiter.throttled()  # 5 calls a second
-    for _ in range(15):
+    assert limiter.rate == 10.0
+    for _ in range(10):  # one second of successes at 10 calls a second
         limiter.succeeded()
-    assert limiter.rate == pytest.approx(20.0)
+    assert limiter.rate == pytest.approx(12.0, abs=0.2)
+    for _ in range(1000):
+        limiter.succeeded()
+    assert limiter.rate == 40.0
 
 
 def test_threads_waiting_together_each_get_their_own_slot() -> None:
