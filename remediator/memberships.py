@@ -94,3 +94,67 @@ def membership_changes(
                 )
             )
     return changes
+
+
+SIDES = {"iam_group": MEMBERS, "iam_user": GROUPS}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one task says about memberships: the links it wants, and whether it removes the others of its
+    entity (with its purge flag)."""
+
+    plan: Any  # the TaskPlan
+    side: Side
+    entity: str
+    wanted: frozenset[str]  # the other ends, folded
+    purges: bool
+
+    def link(self, other: str) -> tuple[str, str]:
+        return self.side.pair(self.entity.casefold(), other)
+
+
+def _claims(plans: list[Any]) -> list[Claim]:
+    claims = []
+    for plan in plans:
+        side = SIDES.get(plan.module)
+        args = plan.args
+        if side is None or plan.skipped or args.get("state", "present") != "present" or side.option not in args:
+            continue
+        wanted = frozenset(folded(str(n) for n in args.get(side.option) or []))
+        claims.append(Claim(plan, side, str(args.get("name", "")), wanted, bool(args.get(side.purge))))
+    return claims
+
+
+def conflicts(plans: list[Any]) -> list[str]:
+    """Pairs of tasks of one account that fight over one membership: an `iam_group` that purges its members
+    and an `iam_user` that lists the group (or a user that purges its groups and a group that lists the
+    user). Each run would remove the link and add it back, so the account could never converge; the
+    messages name both tasks (for a bad-input error before any AWS call)."""
+    claims = _claims(plans)
+    found = []
+    for purger in (c for c in claims if c.purges):
+        for other in claims:
+            if other.side is purger.side:
+                continue
+            # `other` wants a link to purger's entity that purger's list does not keep
+            if purger.entity.casefold() in other.wanted and other.entity.casefold() not in purger.wanted:
+                group, user = purger.link(other.entity.casefold())
+                found.append(
+                    f"task {other.plan.task!r} ({other.plan.location}) puts user {_spelled(user, purger, other)} in"
+                    f" group {_spelled(group, purger, other)}, and task {purger.plan.task!r} ({purger.plan.location})"
+                    f" removes it with {purger.side.purge}: each run would undo the other; list the"
+                    f" {purger.side.other} in {purger.side.option} or drop it from {other.side.option}"
+                )
+    return found
+
+
+def _spelled(folded_name: str, *claims: Claim) -> str:
+    """A folded name as one of the tasks spells it."""
+    for claim in claims:
+        if claim.entity.casefold() == folded_name:
+            return repr(claim.entity)
+        for name in claim.plan.args.get(claim.side.option) or []:
+            if str(name).casefold() == folded_name:
+                return repr(str(name))
+    return repr(folded_name)

@@ -11,6 +11,7 @@ from typing import Any
 
 ACTIONS = ("create", "update", "delete", "disable", "enable")
 SEVERITIES = ("low", "medium", "high", "critical")
+EXTERNAL_ID_REF = "inventory_account"
 
 
 @dataclass(frozen=True)
@@ -36,18 +37,31 @@ class Account:
     endpoint_url: str | None = None
     groups: tuple[str, ...] = ()
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # An account read from a plan file or journal whose role needs an external id: the inventory account
+    # that holds it (files never hold the value; `remediator.externalids` puts it back from the inventory).
+    external_id_from: str | None = None
 
     def connection(self) -> dict[str, Any]:
-        """What a later `apply` or `rollback` needs to reach the same account again."""
-        keys = ("name", "account_id", "region", "profile", "role_arn", "external_id", "session_name")
+        """What a later `apply` or `rollback` needs to reach the same account again. The external id is a
+        secret shared with the account's owner: it is written as a reference to the inventory account."""
+        keys = ("name", "account_id", "region", "profile", "role_arn", "session_name")
         data = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.external_id or self.external_id_from:
+            data["external_id"] = {EXTERNAL_ID_REF: self.external_id_from or self.name}
         if self.endpoint_url:
             data["endpoint_url"] = self.endpoint_url
         return data
 
     @classmethod
     def from_connection(cls, data: dict[str, Any]) -> Account:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        reference = fields.get("external_id")
+        if isinstance(reference, dict):  # {"inventory_account": NAME}: the value stays in the inventory
+            name = reference.get(EXTERNAL_ID_REF)
+            if not isinstance(name, str) or not name or set(reference) != {EXTERNAL_ID_REF}:
+                raise ValueError(f"external_id must be {{{EXTERNAL_ID_REF}: NAME}}")
+            fields["external_id"], fields["external_id_from"] = None, name
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
