@@ -139,6 +139,29 @@ def test_an_endpoint_edited_in_one_entry_is_the_endpoint_rollback_uses(iam, aws,
     assert "app" in role_names(iam) and password_policy(iam)["MinimumPasswordLength"] == 14
 
 
+def test_a_region_edited_in_one_entry_is_the_region_its_undo_uses(iam, aws, workdir, client_hooks):
+    sent: list[tuple[str, str]] = []
+
+    def record(client: Any) -> None:
+        region = client.meta.region_name
+        client.meta.events.register(
+            "before-parameter-build.iam.*", lambda model, **_: sent.append((model.name, region))
+        )
+
+    client_hooks.append(record)
+    path = run_mixed(iam, aws, workdir)
+    items = records(path)
+    items[begin_lines(items)[0]]["account"]["region"] = "eu-west-2"  # the password policy's entry
+    write_records(path, items)
+    sent.clear()
+
+    done = cli("rollback", path)
+
+    assert done.code == 0, done.out + done.err
+    assert ("UpdateAccountPasswordPolicy", "eu-west-2") in sent
+    assert ("DeleteRole", "us-east-1") in sent
+
+
 def test_credentials_that_reach_another_account_than_the_entry_names_undo_nothing(iam, aws, workdir, calls):
     iam.update_account_password_policy(MinimumPasswordLength=8)
     ran = cli("run", write(workdir, "p.yml", STRONG), "-i", write_inventory(workdir, aws), "--journal", "j.jsonl")
