@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from remediator import registry
+from remediator import policydoc, registry
 from remediator.aws import retry
 from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession
@@ -53,7 +53,25 @@ def is_stale(live: dict[str, Any] | None, before: dict[str, Any] | None) -> bool
     """A change is stale when any field it manages differs from its before-image."""
     if before is None or live is None:
         return (before is None) != (live is None)
-    return any(live.get(key) != value for key, value in before.items())
+    return any(not same(live.get(key), value) for key, value in before.items())
+
+
+def same(live: Any, recorded: Any) -> bool:
+    """A managed field as it is and as a plan or journal recorded it. Policy documents are compared by
+    meaning, as planning compares them: AWS stores a trust policy's account-id principal as the account's
+    root ARN (and a deleted principal as its unique id), so the document read back is not the one written."""
+    if live == recorded:
+        return True
+    if _is_document(live) and _is_document(recorded):
+        try:
+            return policydoc.equivalent(live, recorded)
+        except ValueError:
+            return False
+    return False
+
+
+def _is_document(value: Any) -> bool:
+    return isinstance(value, dict) and "Statement" in value
 
 
 def stale_message(live: dict[str, Any] | None, before: dict[str, Any] | None) -> str:
@@ -65,7 +83,7 @@ def stale_message(live: dict[str, Any] | None, before: dict[str, Any] | None) ->
     moved = [
         f"{key}: planned {_short(value)}, now {_short(live.get(key))}"
         for key, value in before.items()
-        if live.get(key) != value
+        if not same(live.get(key), value)
     ]
     return f"the resource changed since the plan was made ({'; '.join(moved)}); skipped"
 

@@ -274,9 +274,10 @@ CHANGE_OPTIONAL: dict[str, Kinds] = {
 CALL_REQUIRED: dict[str, Kinds] = {"service": str, "operation": str}
 CALL_OPTIONAL: dict[str, Kinds] = {"params": dict, "region": (str, NONE), "wait_for": list}
 # What Account.connection() writes: every field but the inventory's own (groups, vars).
+# (the external id: the reference to the inventory account that holds it, or an older journal's value)
 CONNECTION_OPTIONAL: dict[str, Kinds] = {
     key: (str, NONE) for key in Account.__dataclass_fields__ if key not in ("name", "groups", "vars")
-}
+} | {"external_id": (str, dict, NONE)}
 
 
 def _fields(
@@ -332,11 +333,14 @@ def _account(data: dict[str, Any]) -> Account:
             raise JournalProblem(f"account.{key}: a template; a journal holds the values a run used")
     if data.get("endpoint_url") == "embedded":
         raise JournalProblem("account.endpoint_url: 'embedded' is an inventory's word; a journal holds the URL")
+    settings = {k: v for k, v in data.items() if not isinstance(v, dict)}  # a reference is checked below
     try:
-        check_connection(data["name"], data, "", None)
+        check_connection(data["name"], settings, "", None)
+        return Account.from_connection(data)
     except ConfigError as exc:
         raise JournalProblem(exc.message) from None
-    return Account.from_connection(data)
+    except ValueError as exc:
+        raise JournalProblem(f"account.{exc}") from None
 
 
 def _change(data: dict[str, Any]) -> Change:

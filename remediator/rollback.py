@@ -13,12 +13,13 @@ that; an undo may also move what other tasks read on that account, so those are 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remediator import externalids, registry
 from remediator import journal as journal_mod
-from remediator import registry
 from remediator.applier import is_stale, run_calls
 from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession, Hub
@@ -85,16 +86,25 @@ def connection_key(account: Account) -> tuple[Any, ...]:
 
 
 def rollback(
-    path: str, *, check: bool, sessions: dict[tuple[Any, ...], AccountSession] | None = None
+    path: str,
+    *,
+    check: bool,
+    sessions: dict[tuple[Any, ...], AccountSession] | None = None,
+    inventory_accounts: Callable[[], list[Account]] | None = None,
 ) -> RollbackOutcome:
     """Undo the journal's pending changes, newest first; `sessions` (keyed by connection_key) may hold
-    sessions to use, which are proven to reach their account like any other."""
+    sessions to use, which are proven to reach their account like any other. `inventory_accounts` gives
+    the inventory's accounts (`-i`): the external ids the journal refers to come from there."""
     entries = journal_mod.read(path)
     outcome = RollbackOutcome()
     todo = pending_entries(entries)
     if not todo:
         outcome.info("nothing to undo: every applied change in this journal is already rolled back")
         return outcome
+    if not check:  # a check makes no call: it needs no secret
+        resolve = externalids.resolver([e.account for e in todo], inventory_accounts, path)
+        for entry in todo:
+            entry.account = resolve(entry.account)
     sessions = sessions if sessions is not None else {}
     if not check and not _reach(todo, sessions, outcome):
         outcome.error("nothing was undone: every account the journal names must be reached first")

@@ -80,3 +80,33 @@ def test_default_journal_is_written_under_dot_remediator(iam, aws, workdir):
     journals = list((workdir / ".remediator" / "journal").glob("*.jsonl"))
     assert len(journals) == 1
     assert "remediator rollback" in result.out
+
+
+TRUST_BY_ACCOUNT_ID = """\
+- tasks:
+    - name: Auditors' role
+      iam_role:
+        name: auditor
+        trust_policy:
+          Version: "2012-10-17"
+          Statement: [{Effect: Allow, Principal: {AWS: "123456789012"}, Action: sts:AssumeRole}]
+"""
+
+
+def test_a_trust_policy_aws_rewrote_is_not_a_change_since_the_run(iam, aws, workdir):
+    """AWS stores an account-id principal as the account's root ARN (the emulator keeps what it was given):
+    rollback compares the documents by meaning, so the role it created is still its own and is deleted."""
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", TRUST_BY_ACCOUNT_ID)
+    assert cli("run", book, "-i", inv, "--journal", "j.jsonl").code == 0
+    rewritten = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.update_assume_role_policy(RoleName="auditor", PolicyDocument=json.dumps(rewritten))
+    assert cli("run", book, "-i", inv, "--check").code == 0  # planning already compared by meaning
+
+    done = cli("rollback", "j.jsonl")
+    assert done.code == 0, done.out + done.err
+    assert "auditor" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
