@@ -14,7 +14,7 @@ from remediator import policydoc, registry
 from remediator.aws import retry
 from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession
-from remediator.errors import RemediatorError
+from remediator.errors import AwsError, RemediatorError
 from remediator.journal import Journal
 from remediator.model import (
     APPLIED,
@@ -38,6 +38,13 @@ CREATE_CALLS = {
     "create_user": ("user", "UserName"),
     "create_group": ("group", "GroupName"),
     "create_instance_profile": ("instance-profile", "InstanceProfileName"),
+}
+# What AWS answers a call whose work is already done, by the call's verb.
+_ALREADY_DONE = {
+    "create": "EntityAlreadyExists",
+    "delete": "NoSuchEntity",
+    "remove": "NoSuchEntity",
+    "detach": "NoSuchEntity",
 }
 # Parameters that name an entity, as Change.creates keys spell them.
 ENTITY_PARAMS = {
@@ -98,19 +105,27 @@ def named_entities(call: ApiCall) -> set[str]:
     return {f"{kind}:{call.params[param]}" for param, kind in ENTITY_PARAMS.items() if param in call.params}
 
 
-def run_calls(session: AccountSession, calls: tuple[ApiCall, ...], created: set[str] | None = None) -> None:
+def run_calls(
+    session: AccountSession, calls: tuple[ApiCall, ...], created: set[str] | None = None, *, settled: bool = False
+) -> None:
     """Run the calls in order. A call naming an entity in `created` (made earlier in this run, or by an
-    earlier call of the same change) waits out IAM's propagation delay instead of failing on NoSuchEntity."""
+    earlier call of the same change) waits out IAM's propagation delay instead of failing on NoSuchEntity.
+    With `settled` (undoing a change that stopped part-way), a call whose work is already done goes on:
+    a create answered EntityAlreadyExists, a delete, removal or detachment answered NoSuchEntity."""
     created = created if created is not None else set()
     for call in calls:
         client = session.client(call.service, call.region)
         codes = frozenset(call.wait_for)
         if call.service == "iam" and named_entities(call) & created:
             codes |= retry.NOT_YET_VISIBLE
-        if codes:
-            client.call_propagating(call.operation, codes, **call.params)
-        else:
-            client.call(call.operation, **call.params)
+        try:
+            if codes:
+                client.call_propagating(call.operation, codes, **call.params)
+            else:
+                client.call(call.operation, **call.params)
+        except AwsError as exc:
+            if not (settled and exc.code == _ALREADY_DONE.get(call.operation.split("_", 1)[0])):
+                raise
         if call.operation in CREATE_CALLS:
             kind, param = CREATE_CALLS[call.operation]
             created.add(f"{kind}:{call.params[param]}")

@@ -108,8 +108,14 @@ class Entry:
 
     @property
     def pending(self) -> bool:
-        """Applied (or maybe applied: begun, never ended) and not undone yet: what rollback acts on."""
-        return self.status in (APPLIED, "unknown") and not self.undone
+        """Applied, or maybe in part (begun and never ended; failed after some of its calls), and not
+        undone yet: what rollback acts on."""
+        return self.status in (APPLIED, FAILED, "unknown") and not self.undone
+
+    @property
+    def partial(self) -> bool:
+        """The change may have stopped between its calls: its resource may be anywhere from before to after."""
+        return self.status in (FAILED, "unknown")
 
 
 class JournalProblem(Exception):

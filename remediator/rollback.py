@@ -25,7 +25,7 @@ from remediator.aws.context import ReadContext
 from remediator.aws.session import AccountSession, Hub
 from remediator.errors import RemediatorError
 from remediator.journal import Entry, Journal
-from remediator.model import Account
+from remediator.model import FAILED, Account
 from remediator.planner import REACH_POLICY
 
 
@@ -167,7 +167,9 @@ class _Undo:
 
     def one(self, entry: Entry) -> None:
         change, outcome = entry.change, self.outcome
-        uncertain = " (begun but never recorded as finished)" if entry.status == "unknown" else ""
+        uncertain = {"unknown": " (begun but never recorded as finished)", FAILED: " (failed part-way)"}.get(
+            entry.status, ""
+        )
         if change.undo is None:
             if change.action == "create":  # made by the run and kept on purpose (a trail's bucket holds logs)
                 outcome.info(f"left in place: {change.address}: {change.summary}{uncertain}")
@@ -182,22 +184,34 @@ class _Undo:
         session = self.sessions[connection_key(entry.account)]
         try:
             live = self.states.live(entry, session)
-            if is_stale(live, change.after) and entry.status != "unknown":
+            if entry.partial and not is_stale(live, change.before):
+                self._record(entry)
+                outcome.info(f"nothing to undo: {change.address}: {change.summary} changed nothing{uncertain}")
+                return
+            if is_stale(live, change.after) and not entry.partial:
                 outcome.failed += 1
                 outcome.error(f"stale, not undone: {change.address} changed since the run; left as it is")
                 return
-            run_calls(session, change.undo)
+            # A change that stopped between its calls is undone call by call: an undo call finding its
+            # work already done (the entity its create makes exists, the one its delete removes is gone)
+            # goes on to the next.
+            run_calls(session, change.undo, settled=entry.partial)
         except RemediatorError as exc:
             self.states.forget(entry)  # an undo that failed half-way leaves its resource unknown: read it again
             outcome.failed += 1
             outcome.error(f"failed to undo {change.address}: {exc}")
             return
         self.states.undone(entry, live)
+        self._record(entry)
+        outcome.undone += 1
+        outcome.info(f"undone: {change.address}: restored the state before '{change.summary}'")
+
+
+    def _record(self, entry: Entry) -> None:
+        """The entry is done with: a second rollback leaves it alone."""
         if self.writer is None:
             self.writer = Journal(Path(self.path))
         self.writer.undone(entry.run_id, entry.seq)
-        outcome.undone += 1
-        outcome.info(f"undone: {change.address}: restored the state before '{change.summary}'")
 
 
 class _States:

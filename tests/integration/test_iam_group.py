@@ -14,7 +14,7 @@ from remediator.errors import AwsError
 from remediator.model import Account
 from tests.conftest import assert_converged, cli, write, write_inventory
 from tests.emulator import DENY, backend
-from tests.faults import query_error
+from tests.faults import Inject, query_error
 
 DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
 LOGS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
@@ -473,3 +473,46 @@ def test_a_user_an_earlier_iam_user_task_creates_is_added(iam, aws, workdir, cal
     again = cli("run", book, "-i", inv, "--check")
     assert again.code == 0, again.out
     assert calls.mutating == []
+
+
+def test_a_deletion_that_failed_part_way_is_rolled_back(iam, aws, workdir, calls, client_hooks, deploy_arn, users):
+    """DeleteGroup refused after the members and policies were removed: the change failed part-way, and
+    rollback puts back what it had done (the group, which still exists, is not created again)."""
+    populated_group(iam, "operators", deploy_arn, ["alice", "bob"])
+    client_hooks.append(_refuse("DeleteGroup"))
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", ABSENT)
+    result = cli("run", book, "-i", inv, "--journal", "j.jsonl")
+    assert result.code == 1 and "ServiceFailure" in result.out + result.err
+    assert group_names(iam) == ["operators"]
+    assert iam.get_group(GroupName="operators")["Users"] == []  # emptied, not deleted
+
+    check = cli("rollback", "j.jsonl", "--check")
+    assert check.code == 2 and "failed part-way" in check.out
+    client_hooks.clear()
+    done = cli("rollback", "j.jsonl")
+    assert done.code == 0, done.out + done.err
+    assert sorted(u["UserName"] for u in iam.get_group(GroupName="operators")["Users"]) == ["alice", "bob"]
+    assert [p["PolicyArn"] for p in iam.list_attached_group_policies(GroupName="operators")["AttachedPolicies"]] == [
+        deploy_arn
+    ]
+    assert iam.list_group_policies(GroupName="operators")["PolicyNames"] == ["inline"]
+    assert cli("rollback", "j.jsonl", "--check").code == 0  # recorded as undone
+
+
+def test_a_change_that_failed_before_changing_anything_has_nothing_to_undo(
+    iam, aws, workdir, calls, client_hooks, deploy_arn, users
+):
+    populated_group(iam, "operators", deploy_arn, ["alice"])
+    client_hooks.append(_refuse("RemoveUserFromGroup"))
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", ABSENT)
+    assert cli("run", book, "-i", inv, "--journal", "j.jsonl").code == 1
+    client_hooks.clear()
+    calls.clear()
+    done = cli("rollback", "j.jsonl")
+    assert done.code == 0, done.out + done.err
+    assert "changed nothing" in done.out and calls.mutating == []
+
+
+def _refuse(operation: str) -> Any:
+    """Every `operation` answered with a server failure (after retries, the change fails there)."""
+    return Inject("iam", operation, lambda: query_error("ServiceFailure", "try later", 500))

@@ -183,7 +183,7 @@ def test_a_well_formed_journal_reads(tmp_path):
         pytest.param([RUN, RUN], 2, "second run header", id="header-twice"),
         pytest.param([RUN, begin(run_id="r2")], 2, "never started", id="run-never-started"),
         pytest.param([RUN, begin(), end(status="exploded")], 3, "status", id="unknown-status"),
-        pytest.param([RUN, begin(), end(status="failed"), UNDONE], 4, "never applied", id="undone-failed"),
+        pytest.param([RUN, begin(), end(status="failed"), UNDONE, UNDONE], 5, "undone twice", id="undone-failed-twice"),
         pytest.param([RUN, begin(seq=0)], 2, "seq", id="seq-zero"),
         pytest.param([RUN, begin(extra=1)], 2, "not a field", id="unknown-field"),
         pytest.param([RUN, begin(account=NO_ID)], 2, "account_id", id="no-account-id"),
