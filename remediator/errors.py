@@ -3,6 +3,37 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+ECHO_LIMIT = 80  # characters of a value an error message may quote
+MESSAGE_LIMIT = 1000  # characters of one error line: the rest is cut
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def short(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """repr(value) cut to about `limit` characters, for quoting a value in an error message.
+
+    A rendered value can be 100 KB, or hold what a template read: an error names it, it does not print
+    it whole. An integer too long to print (Python refuses past 4,300 digits) is described instead.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        value = value[: limit + 1]  # repr of the start only: the value may be megabytes
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<an integer of {value.bit_length() if isinstance(value, int) else '?'} bits>"
+    except Exception:  # a repr that fails says nothing useful about bad input
+        return f"<a {type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 1)] + "…"
+
+
+def one_line(text: Any, limit: int = MESSAGE_LIMIT) -> str:
+    """text on one line, control characters escaped, cut to `limit` characters: errors are one line each."""
+    flat = re.sub(r"[\t\n\r]+", " ", str(text))
+    flat = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), flat)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class RemediatorError(Exception):
@@ -36,16 +67,17 @@ class ConfigError(RemediatorError):
     def __str__(self) -> str:
         where = ""
         if self.file:
-            where = self.file + (f":{self.line}" if self.line else "")
+            name = self.file if len(self.file) <= 200 else "…" + self.file[-199:]
+            where = name + (f":{self.line}" if self.line else "")
         parts = [where] if where else []
         if self.account:
-            parts.append(f"account {self.account!r}")
+            parts.append(f"account {short(self.account)}")
         if self.task:
-            parts.append(f"task {self.task!r}")
+            parts.append(f"task {short(self.task)}")
         if self.field:
-            parts.append(f"option {self.field!r}")
+            parts.append(f"option {short(self.field)}")
         prefix = ": ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return one_line(f"{prefix}: {self.message}" if prefix else self.message)
 
 
 class ArgError(ValueError):

@@ -3,16 +3,15 @@ validate every task for every account. Any bad input stops the run here, having 
 
 from __future__ import annotations
 
-import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import policylint, registry
-from remediator.errors import ArgError, ConfigError
+from remediator.errors import ArgError, ConfigError, short
 from remediator.loader.inventory import CONNECTION_KEYS, Inventory, check_connection
-from remediator.loader.schema import check_args
+from remediator.loader.schema import check_args, coerce_environment, module_schema
 from remediator.model import Account, Play, Playbook, Task, TaskPlan
-from remediator.templating import Renderer, TemplateError, is_template
+from remediator.templating import EnvValue, Renderer, TemplateError, is_template, plain_text
 
 
 @dataclass
@@ -99,9 +98,12 @@ def _check_distinct_accounts(inventory: Inventory, accounts: list[Account]) -> N
 
 
 def _limited(inventory: Inventory, limit: str | None) -> list[str] | None:
-    """The account names --limit selects (None without --limit); matching nothing is an error."""
-    if not limit:
+    """The account names --limit selects (None without --limit); matching nothing is an error, and so is
+    an empty --limit (it would otherwise select every account)."""
+    if limit is None:
         return None
+    if not limit.strip():
+        raise ConfigError("--limit is empty: give account names, groups or patterns (a, group, 'prod-*', '!x')")
     limited = inventory.select(limit)
     if not limited:
         if inventory.path is None:
@@ -122,7 +124,8 @@ def resolve_accounts(
 ) -> list[Account]:
     """The inventory's accounts (those --limit selects), connection settings rendered and checked: for
     commands that reach accounts without a playbook (`activity`)."""
-    names = _limited(inventory, limit) or list(inventory.accounts)
+    limited = _limited(inventory, limit)
+    names = list(inventory.accounts) if limited is None else limited
     accounts = [_resolve_account(inventory, name, extra_vars, renderer) for name in names]
     _check_distinct_accounts(inventory, accounts)
     return accounts
@@ -163,12 +166,16 @@ def _resolve_account(inventory: Inventory, name: str, extra_vars: dict[str, Any]
             value = renderer.render(value, variables)
         except TemplateError as exc:
             line = entry.key_lines.get(key, entry.line)
-            raise ConfigError(str(exc), file=entry.file, line=line, account=name, field=key)
+            raise ConfigError(renderer.redact(str(exc)), file=entry.file, line=line, account=name, field=key)
         settings[key] = None if value in ("", None) else str(value)
     # What templates gave is checked as what was written was when the inventory loaded.
-    check_connection(
-        name, {k: v for k, v in settings.items() if v is not None}, entry.file, entry.line, entry.key_lines
-    )
+    try:
+        check_connection(
+            name, {k: v for k, v in settings.items() if v is not None}, entry.file, entry.line, entry.key_lines
+        )
+    except ConfigError as exc:
+        exc.message = renderer.redact(exc.message)  # a setting may hold what lookup_env read
+        raise
     return Account(
         name=name,
         groups=tuple(entry.groups),
@@ -183,7 +190,7 @@ def _prepare_task(
     def fail(message: str, option: str | None = None, line: int | None = None) -> ConfigError:
         top = option.split(".")[0] if option else None
         return ConfigError(
-            message,
+            renderer.redact(message),
             file=task.location.file,
             line=line or (task.arg_lines.get(top) if top else None) or task.location.line,
             task=task.name,
@@ -194,36 +201,35 @@ def _prepare_task(
     items: list[Any] = [None]
     if task.loop is not None:
         try:
-            loop = renderer.render(task.loop, variables)
+            loop = coerce_environment(renderer.render(task.loop, variables), {"type": "array"})
         except TemplateError as exc:
             raise fail(f"loop: {exc}", line=task.key_lines.get("loop"))
         if not isinstance(loop, list):
-            raise fail(
-                f"loop must give a list, got {type(loop).__name__} {reprlib.repr(loop)}",
-                line=task.key_lines.get("loop"),
-            )
+            shown = _shown(loop)
+            raise fail(f"loop must give a list, got {type(loop).__name__} {shown}", line=task.key_lines.get("loop"))
         items = loop
     plans: list[TaskPlan] = []
     for item in items:
-        scope = dict(variables)
-        if task.loop is not None:
-            scope["item"] = item
+        scope = variables
+        data = {"item": item} if task.loop is not None else None  # rendered already: never again
         try:
-            name = str(renderer.render(task.name, scope))
+            name = str(renderer.render(task.name, scope, data))
         except TemplateError as exc:
             raise fail(f"name: {exc}", line=task.key_lines.get("name"))
         plan = TaskPlan(account=account.name, task=name, module=task.module, location=str(task.location))
-        if not _when(task, scope, renderer, fail):
+        if not _when(task, scope, data, renderer, fail):
             plan.skipped = f"when: {task.when} is false"
             plans.append(plan)
             continue
         try:
-            args = renderer.render(task.args, scope)
+            args = renderer.render(task.args, scope, data)
         except TemplateError as exc:
-            option = _first_template_option(task.args, renderer, scope)
+            option = _first_template_option(task.args, renderer, scope, data)
             raise fail(str(exc), option)
+        args = coerce_environment(args, module_schema(task.module))
         for option, message in check_args(task.module, args, rendered=True):
             raise fail(message, option)
+        args = plain_text(args)
         module = registry.get(task.module)
         try:
             module.validate(args)
@@ -235,18 +241,25 @@ def _prepare_task(
                 if issue.severity == "error" or task.lint == "error":
                     raise fail(message, document.option)
                 where = fail("", document.option)  # the same file:line an error would name
-                warning = f"{where.file}:{where.line}: task {task.name!r}: option {document.option!r}: {message}"
+                warning = renderer.redact(
+                    f"{where.file}:{where.line}: task {short(task.name)}: option {short(document.option)}: {message}"
+                )
                 if warning not in warnings:
                     warnings.append(warning)
         plan.args = args
-        plan.max_changes = _max_changes(task, scope, renderer, fail)
+        plan.max_changes = _max_changes(task, scope, data, renderer, fail)
         if plan.max_changes is None:
             plan.max_changes = module.default_max_changes(args)
         plans.append(plan)
     return plans
 
 
-def _when(task: Task, scope: dict[str, Any], renderer: Renderer, fail: Any) -> bool:
+def _shown(value: Any) -> str:
+    """value as an error may quote it: cut short, and never what was read from the environment."""
+    return "(a value from the environment)" if isinstance(value, EnvValue) else short(value)
+
+
+def _when(task: Task, scope: dict[str, Any], data: dict[str, Any] | None, renderer: Renderer, fail: Any) -> bool:
     if task.when is None:
         return True
     conditions = task.when if isinstance(task.when, list) else [task.when]
@@ -258,7 +271,7 @@ def _when(task: Task, scope: dict[str, Any], renderer: Renderer, fail: Any) -> b
             if text.startswith("{{") and text.endswith("}}"):
                 text = text[2:-2]
             try:
-                value = renderer.evaluate(text, scope)
+                value = renderer.evaluate(text, scope, data)
             except TemplateError as exc:
                 raise fail(f"when: {exc}", line=task.key_lines.get("when"))
         if not value:
@@ -266,27 +279,32 @@ def _when(task: Task, scope: dict[str, Any], renderer: Renderer, fail: Any) -> b
     return True
 
 
-def _max_changes(task: Task, scope: dict[str, Any], renderer: Renderer, fail: Any) -> int | None:
+def _max_changes(
+    task: Task, scope: dict[str, Any], data: dict[str, Any] | None, renderer: Renderer, fail: Any
+) -> int | None:
     value = task.max_changes
     if value is None:
         return None
     if is_template(value):
         try:
-            value = renderer.render(value, scope)
+            value = coerce_environment(renderer.render(value, scope, data), {"type": "integer"})
         except TemplateError as exc:
             raise fail(f"max_changes: {exc}", line=task.key_lines.get("max_changes"))
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise fail(
-            f"max_changes must be a whole number, 0 or more, got {value!r}", line=task.key_lines.get("max_changes")
+            f"max_changes must be a whole number, 0 or more, got {_shown(value)}",
+            line=task.key_lines.get("max_changes"),
         )
     return value
 
 
-def _first_template_option(args: dict[str, Any], renderer: Renderer, scope: dict[str, Any]) -> str | None:
+def _first_template_option(
+    args: dict[str, Any], renderer: Renderer, scope: dict[str, Any], data: dict[str, Any] | None
+) -> str | None:
     """Which option failed to render, so the error can name it and its line."""
     for key, value in args.items():
         try:
-            renderer.render(value, scope)
+            renderer.render(value, scope, data)
         except TemplateError:
             return str(key)
     return None

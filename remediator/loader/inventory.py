@@ -5,11 +5,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from remediator.errors import ConfigError
+from remediator.errors import ConfigError, short
 from remediator.loader import yamlfile
 from remediator.loader.yamlfile import LocDict, plain
 
@@ -97,10 +98,11 @@ def implicit_inventory() -> Inventory:
 
 def load_inventory(path: str | Path) -> Inventory:
     file = str(path)
-    data = yamlfile.load(path, "inventory")
+    raw = yamlfile.read_bytes(path, "inventory")
+    data = yamlfile.parse_bytes(raw, file, what="inventory")
     if not isinstance(data, LocDict):
         raise ConfigError("an inventory is a mapping of groups, starting with 'all'", file=file, line=1)
-    inventory = Inventory(file, {}, {}, {}, {}, hashlib.sha256(Path(path).read_bytes()).hexdigest())
+    inventory = Inventory(file, {}, {}, {}, {}, hashlib.sha256(raw).hexdigest())
     top = data if "all" in data else LocDict({"all": LocDict({"children": data})})
     if "all" in data and len(data) > 1:
         extra = LocDict({k: v for k, v in data.items() if k != "all"})
@@ -227,23 +229,27 @@ def check_connection(
                 checked[key] = value
             if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
                 raise ConfigError(
-                    f"account {name!r}: account_id must be 12 digits, got {value!r}", file=file, line=at(key)
+                    f"account {name!r}: account_id must be 12 digits, got {short(value)}", file=file, line=at(key)
                 )
         elif not isinstance(value, str):
             raise ConfigError(f"account {name!r}: {key} must be a string", file=file, line=at(key))
         elif key == "role_arn" and not _ROLE_ARN.fullmatch(value):
-            raise ConfigError(f"account {name!r}: role_arn {value!r} is not an IAM role ARN", file=file, line=at(key))
-        elif key == "region" and not _REGION.fullmatch(value):
-            raise ConfigError(f"account {name!r}: region {value!r} is not an AWS region name", file=file, line=at(key))
-        elif key == "endpoint_url" and value != "embedded" and not _ENDPOINT_URL.fullmatch(value):
             raise ConfigError(
-                f"account {name!r}: endpoint_url must be an http(s) URL or 'embedded', got {value!r}",
+                f"account {name!r}: role_arn {short(value)} is not an IAM role ARN", file=file, line=at(key)
+            )
+        elif key == "region" and not _REGION.fullmatch(value):
+            raise ConfigError(
+                f"account {name!r}: region {short(value)} is not an AWS region name", file=file, line=at(key)
+            )
+        elif key == "endpoint_url" and value != "embedded" and (problem := _endpoint_problem(value)) is not None:
+            raise ConfigError(
+                f"account {name!r}: endpoint_url must be an http(s) URL or 'embedded', got {short(value)}{problem}",
                 file=file,
                 line=at(key),
             )
         elif key == "session_name" and not _SESSION_NAME.fullmatch(value):
             raise ConfigError(
-                f"account {name!r}: session_name {value!r} must be 2–64 letters, digits or +=,.@_-",
+                f"account {name!r}: session_name {short(value)} must be 2–64 letters, digits or +=,.@_-",
                 file=file,
                 line=at(key),
             )
@@ -255,3 +261,25 @@ def check_connection(
     if settings.get("external_id") and not settings.get("role_arn"):
         raise ConfigError(f"account {name!r}: external_id needs role_arn", file=file, line=at("external_id"))
     return checked
+
+
+def _endpoint_problem(url: str) -> str | None:
+    """None for a URL botocore can use; else what is wrong with it (after ': '), or ''.
+
+    The pattern alone let through what only the first call found out: a port out of range, a port
+    that is not a number, a bracketed address left open, no host.
+    """
+    if not _ENDPOINT_URL.fullmatch(url):
+        return ""
+    if any(not 0x21 <= ord(c) <= 0x7E for c in url):
+        return ": only printable ASCII characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f": {str(exc)[:1].lower()}{str(exc)[1:]}"
+    if not parts.hostname:
+        return ": no host"
+    if port == 0:
+        return ": port 0"
+    return None

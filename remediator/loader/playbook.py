@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 from remediator import registry
-from remediator.errors import ArgError, ConfigError
+from remediator.errors import ArgError, ConfigError, short
 from remediator.loader import yamlfile
 from remediator.loader.schema import PLAY_KEYS, TASK_KEYS, check_args
 from remediator.loader.yamlfile import LocDict, LocList, plain
@@ -18,8 +19,9 @@ from remediator.templating import is_template
 
 def load_playbook(path: str | Path) -> Playbook:
     name = str(path)
+    content = yamlfile.read_bytes(path, "playbook")
     # Duplicate keys are reported below, where the play, task and option they belong to are known.
-    data = yamlfile.load_keeping_duplicates(path, "playbook")
+    data = yamlfile.parse_bytes(content, name, what="playbook", strict=False)
     if not isinstance(data, list):
         _reject_duplicates(data, name)
         raise ConfigError("a playbook is a list of plays", file=name, line=getattr(data, "line", 1))
@@ -28,7 +30,7 @@ def load_playbook(path: str | Path) -> Playbook:
         line = data.item_lines[index] if isinstance(data, LocList) else None
         plays.append(_load_play(raw, name, line))
     _reject_duplicates(data, name)  # any the plays and tasks did not already report
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = hashlib.sha256(content).hexdigest()
     return Playbook(path=name, plays=tuple(plays), digest=digest)
 
 
@@ -50,13 +52,17 @@ def _load_play(raw: Any, file: str, line: int | None) -> Play:
     variables = dict(_mapping(raw.get("vars"), file, raw.line_of("vars"), "vars"))
     for entry, entry_line in _vars_files(raw, file):
         target = Path(file).parent / entry
-        if not target.is_file():
+        if not os.path.lexists(target):
             raise ConfigError(
                 f"vars file {entry!r} not found: no file {target} (vars_files are relative to the playbook)",
                 file=file,
                 line=entry_line,
             )
-        loaded = yamlfile.load(target, "vars file")
+        try:
+            data = yamlfile.read_bytes(target, "vars file")
+        except ConfigError as exc:  # named where the playbook lists it
+            raise ConfigError(f"vars file {short(entry)}: {exc.message}", file=file, line=entry_line) from None
+        loaded = yamlfile.parse_bytes(data, str(target), what="vars file")
         variables.update(_mapping(loaded, str(target), getattr(loaded, "line", 1), "vars file"))
     if "tasks" not in raw:
         raise ConfigError(
@@ -183,9 +189,10 @@ def _load_task(raw: Any, file: str, line: int | None) -> Task:
     if lint not in ("warn", "error"):
         raise ConfigError("'lint' must be 'warn' or 'error'", file=file, line=raw.line_of("lint"), task=label)
     when = raw.get("when")
-    if when is not None and not isinstance(when, str | bool | list):
+    conditions = when if isinstance(when, list) else [when]
+    if when is not None and not all(isinstance(c, str | bool) for c in conditions):
         raise ConfigError(
-            "'when' must be an expression, a boolean or a list", file=file, line=raw.line_of("when"), task=label
+            "'when' must be an expression, a boolean or a list of them", file=file, line=raw.line_of("when"), task=label
         )
     loop = raw.get("loop")
     if loop is not None and not isinstance(loop, list | str):

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from typing import Any
 
 import jsonschema
 
 from remediator import registry
+from remediator.errors import short
 
 TASK_KEYS = ("name", "when", "loop", "tags", "max_changes", "lint")
 PLAY_KEYS = ("name", "accounts", "hosts", "vars", "vars_files", "tasks")
 TEMPLATE_STRING = {"type": "string", "pattern": "{{|{%"}
+# An integer option with no maximum of its own gets one: a count of days at most a century (date
+# arithmetic on 1,000,000,000 days overflows mid-run), any other integer at most AWS's int32.
+MAX_DAYS = 36_500
+MAX_INTEGER = 2**31 - 1
+_IMPLIED = "x-remediator-implied-maximum"  # marks a maximum `bounded` added (JSON Schema ignores it)
 
 # JSON Schema counts 14.0 as an integer; AWS's integer parameters do not, so neither do module options.
 _Validator = jsonschema.validators.extend(
@@ -43,8 +50,34 @@ def allow_templates(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def module_schema(name: str) -> dict[str, Any]:
+    """The module's options as a JSON Schema, integers bounded (see `bounded`). Callers only read it."""
     module = registry.get(name)
-    return {"type": "object", "additionalProperties": False, **module.args_schema}
+    return _module_schema(name, type(module))
+
+
+@functools.lru_cache(maxsize=256)
+def _module_schema(name: str, module: Any) -> dict[str, Any]:
+    return bounded({"type": "object", "additionalProperties": False, **module.args_schema})
+
+
+def bounded(schema: dict[str, Any], name: str = "") -> dict[str, Any]:
+    """A copy of schema where every integer without a maximum has one (MAX_DAYS for a `*days*` option,
+    else MAX_INTEGER): no value that passes the check can overflow what a module computes from it."""
+    schema = dict(schema)
+    types = schema.get("type")
+    if (types == "integer" or (isinstance(types, list) and "integer" in types)) and "maximum" not in schema:
+        schema["maximum"] = MAX_DAYS if "days" in name else MAX_INTEGER
+        schema[_IMPLIED] = True
+    for key in ("properties", "patternProperties"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = {k: bounded(v, str(k)) if isinstance(v, dict) else v for k, v in schema[key].items()}
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = bounded(schema[key], name)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list):
+            schema[key] = [bounded(v, name) if isinstance(v, dict) else v for v in schema[key]]
+    return schema
 
 
 def check_args(name: str, args: dict[str, Any], *, rendered: bool) -> list[tuple[str | None, str]]:
@@ -85,19 +118,92 @@ def _under_template(args: Any, path: list[Any], is_template: Any) -> bool:
 
 
 def _message(error: jsonschema.ValidationError) -> str:
+    """One short line: a value is quoted cut short, and never when it came from the environment."""
     value = error.instance
+    shown = _shown(value)
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "type":
-        return f"expected {error.validator_value}, got {type(value).__name__} {value!r}"
+        hint = ""
+        if error.validator_value == "boolean" and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
+            hint = " (write true or false: YAML 1.2 reads yes, no, on and off as text)"
+        return f"expected {error.validator_value}, got {type(value).__name__} {shown}{hint}"
     if error.validator in ("minimum", "maximum"):
         low, high = schema.get("minimum"), schema.get("maximum")
+        if schema.get(_IMPLIED) and error.validator == "minimum":
+            high = None  # the module's own bound is the one broken: the implied one is no news
         if low is not None and high is not None:
-            return f"{value!r} is out of range: must be between {low} and {high}"
+            return f"{shown} is out of range: must be between {low} and {high}"
         bound = "at least" if error.validator == "minimum" else "at most"
-        return f"{value!r} is out of range: must be {bound} {error.validator_value}"
+        return f"{shown} is out of range: must be {bound} {error.validator_value}"
     if error.validator == "enum":
-        return f"{value!r} is not one of: {', '.join(map(str, error.validator_value))}"
-    return error.message
+        return f"{shown} is not one of: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern":
+        return f"{shown} does not match {short(error.validator_value)}"
+    if error.validator == "maxLength":
+        return f"{shown} is too long: at most {error.validator_value} characters"
+    if error.validator == "minLength":
+        return f"{shown} is too short: at least {error.validator_value} characters"
+    text = error.message
+    whole = _repr(value)
+    if whole and whole in text:
+        text = text.replace(whole, shown)
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+_YAML11_BOOLEANS = ("yes", "no", "on", "off", "y", "n")
+
+
+def _shown(value: Any) -> str:
+    from remediator.templating import EnvValue
+
+    if isinstance(value, EnvValue):
+        return "(a value from the environment, not shown)"
+    return short(value)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return ""
+
+
+def coerce_environment(value: Any, schema: dict[str, Any]) -> Any:
+    """Values read from the environment are text; where the schema wants no text there (a number, a
+    list), the text is read as a YAML value. Anything that does not read as one stays text, for the
+    schema check to refuse without echoing it."""
+    from remediator.loader import yamlfile
+    from remediator.templating import EnvValue
+
+    if isinstance(value, EnvValue):
+        if _accepts_string(schema):
+            return value
+        try:
+            parsed = yamlfile.parse(str(value), "(environment)")
+        except Exception:
+            return value
+        return value if isinstance(parsed, str) else yamlfile.plain(parsed)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            k: coerce_environment(v, properties.get(k, extra if isinstance(extra, dict) else {}))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [coerce_environment(v, items if isinstance(items, dict) else {}) for v in value]
+    return value
+
+
+def _accepts_string(schema: dict[str, Any]) -> bool:
+    for key in ("anyOf", "oneOf"):
+        if isinstance(schema.get(key), list):
+            return any(_accepts_string(s) for s in schema[key] if isinstance(s, dict) and s is not TEMPLATE_STRING)
+    types = schema.get("type")
+    if types is None:
+        return "enum" not in schema or any(isinstance(v, str) for v in schema["enum"])
+    return "string" in (types if isinstance(types, list) else [types])
 
 
 def playbook_schema() -> dict[str, Any]:
@@ -112,7 +218,7 @@ def playbook_schema() -> dict[str, Any]:
     }
     module_tasks = []
     for name in registry.names():
-        args = allow_templates(module_schema(name))
+        args = allow_templates(_unmarked(module_schema(name)))
         module_tasks.append(
             {
                 "type": "object",
@@ -138,3 +244,12 @@ def playbook_schema() -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
+
+
+def _unmarked(schema: Any) -> Any:
+    """schema without the marks `bounded` leaves for error messages (editors need not see them)."""
+    if isinstance(schema, dict):
+        return {k: _unmarked(v) for k, v in schema.items() if k != _IMPLIED}
+    if isinstance(schema, list):
+        return [_unmarked(v) for v in schema]
+    return schema
