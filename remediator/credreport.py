@@ -127,8 +127,7 @@ def credential_report(ctx: ReadContext) -> list[UserRow]:
                 break
             time.sleep(pause)
         raise RemediatorError(
-            f"account {ctx.account.name!r}: the IAM credential report was still being built after"
-            f" {sum(POLL_PAUSES):.0f} seconds; try again shortly"
+            f"the IAM credential report was still being built after {sum(POLL_PAUSES):.0f} seconds; try again shortly"
         )
 
     return ctx.fact("credential_report", load)

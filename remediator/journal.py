@@ -26,6 +26,7 @@ from typing import Any
 from remediator import __version__, registry
 from remediator.errors import ConfigError
 from remediator.loader.inventory import check_connection
+from remediator.loader.yamlfile import MACHINE_FILE_BYTES, read_text
 from remediator.model import (
     ACTIONS,
     APPLIED,
@@ -134,12 +135,7 @@ def read(path: str | Path) -> list[Entry]:
 
     Nothing is returned unless every line passes, so no rollback starts on a journal that fails later."""
     file = str(path)
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ConfigError("journal not found", file=file)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read journal: {exc}", file=file)
+    lines = read_text(path, "journal", MACHINE_FILE_BYTES).splitlines()
     reader = _Reader()
     for number, text in enumerate(lines, 1):
         if text.strip():

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from remediator.errors import ConfigError
+from remediator.loader.yamlfile import MACHINE_FILE_BYTES, read_text
 from remediator.model import Account, AccountRun, Change, ChangeResult, TaskPlan
 from remediator.report import Report
 from remediator.shards import RESULT_KIND, RESULT_VERSION, Shard, shard_of
@@ -68,12 +68,9 @@ class MergedReport(Report):
 
 
 def load_result(path: str) -> Result:
+    text = read_text(path, "result file", MACHINE_FILE_BYTES)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("result file not found", file=path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read result file: {exc}", file=path)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"result file is not valid JSON: {exc.msg}", file=path, line=exc.lineno)
     if not isinstance(data, dict) or data.get("kind") != RESULT_KIND:

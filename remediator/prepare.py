@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import policylint, registry
+from remediator import memberships, policylint, registry
 from remediator.errors import ArgError, ConfigError, short
 from remediator.loader.inventory import CONNECTION_KEYS, Inventory, check_connection
 from remediator.loader.schema import check_args, coerce_environment, module_schema
@@ -61,7 +61,18 @@ def prepare(
                     continue
                 plans.setdefault(name, []).extend(_prepare_task(play, task, account, variables, renderer, warnings))
     _check_distinct_accounts(inventory, list(accounts.values()))
+    _check_memberships(plans)
     return Prepared(list(accounts.values()), plans, warnings)
+
+
+def _check_memberships(plans: dict[str, list[TaskPlan]]) -> None:
+    """Two tasks that would each undo the other's membership every run are a playbook error, found before
+    any call (the account could never converge)."""
+    for name, account_plans in plans.items():
+        found = memberships.conflicts(account_plans)
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise ConfigError(f"account {name!r}: {found[0]}{more}")
 
 
 def _check_tags(playbook: Playbook, selection: Selection) -> None:

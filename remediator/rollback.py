@@ -206,7 +206,6 @@ class _Undo:
         outcome.undone += 1
         outcome.info(f"undone: {change.address}: restored the state before '{change.summary}'")
 
-
     def _record(self, entry: Entry) -> None:
         """The entry is done with: a second rollback leaves it alone."""
         if self.writer is None:

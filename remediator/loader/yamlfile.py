@@ -20,6 +20,9 @@ import yaml
 from remediator.errors import ConfigError, short
 
 MAX_FILE_BYTES = 8 * 1024 * 1024  # an inventory of 50,000 accounts is about 7 MB
+# Files remediator writes and reads back (plans, journals, shard results) grow with the changes: bounded
+# all the same, so that /dev/zero or a FIFO given in their place is refused, not read for ever.
+MACHINE_FILE_BYTES = 1024 * 1024 * 1024
 MAX_DEPTH = 50  # nesting of mappings and lists, aliases expanded (a playbook needs about 12)
 MAX_ALIAS_NODES = 100_000  # nodes that aliases may add once expanded
 MAX_INT_DIGITS = 30  # digits of an integer (AWS's largest integer parameters have 19)

@@ -696,11 +696,6 @@ def test_a_symlink_inside_the_templates_folder_is_followed(workdir: Path) -> Non
     assert plans[0].args["document"]["Version"] == "2012-10-17"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="credreport.py writes the account into its own message (`account 'x': the IAM credential report was"
-    " still being built…`) and the CLI prefixes each account's error with the account again",
-)
 def test_an_account_error_names_the_account_once(workdir: Path, aws: str, client_hooks: list[Any]) -> None:
     from tests.faults import Inject, query_ok
 

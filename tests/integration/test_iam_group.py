@@ -516,3 +516,23 @@ def test_a_change_that_failed_before_changing_anything_has_nothing_to_undo(
 def _refuse(operation: str) -> Any:
     """Every `operation` answered with a server failure (after retries, the change fails there)."""
     return Inject("iam", operation, lambda: query_error("ServiceFailure", "try later", 500))
+
+
+FIGHT = """\
+- tasks:
+    - name: admins are exactly these
+      iam_group: {name: admins, members: [bob], purge_members: true}
+    - name: alice
+      iam_user: {name: alice, groups: [admins]}
+"""
+
+
+def test_tasks_that_would_undo_each_others_membership_are_bad_input(iam, aws, workdir, calls):
+    inv, book = write_inventory(workdir, aws), write(workdir, "play.yml", FIGHT)
+    for command in (("validate", book, "-i", inv), ("run", book, "-i", inv, "--check")):
+        result = cli(*command)
+        assert result.code == 1, result.out + result.err
+        [line] = result.err.strip().splitlines()
+        assert "'alice'" in line and "'admins'" in line and "purge_members" in line
+        assert f"{book}:2" in line and f"{book}:4" in line
+    assert calls.records == []
