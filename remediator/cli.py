@@ -354,12 +354,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             return
         # an embedded emulator ends with this process: the plan says so, and `apply` refuses it clearly
         as_planned = {a.name: a for a in prepared.accounts}
+
+        def planned(run: AccountRun) -> AccountRun:
+            account = as_planned[run.account.name]
+            reached = report.reached.get(account.name)
+            if account.account_id is None and reached:  # apply writes to this account, and to no other
+                account = replace(account, account_id=reached)
+            return replace(run, account=account)
+
         planfile.write(
             args.plan_out,
-            [replace(run, account=as_planned[run.account.name]) for run in report.runs],
+            [planned(run) for run in report.runs],
             playbook=playbook.path,
             playbook_digest=playbook.digest,
             inventory_digest=inventory.digest,
+            max_changes=options.max_changes,
+            refused=report.error,  # a guard of the whole run tripped: apply refuses the plan
         )
         report.plan_file = args.plan_out
 
@@ -630,11 +640,7 @@ def error_lines(report: Report) -> list[str]:
 def cmd_apply(args: argparse.Namespace) -> int:
     from remediator import planfile, runner
 
-    runs = planfile.read(args.plan)
-    if any(run.account.endpoint_url == "embedded" for run in runs):
-        raise ConfigError(
-            "the plan names the embedded emulator, which ended with the run that planned it", file=args.plan
-        )
+    runs = planfile.load(args.plan, for_apply=True).runs  # checked whole: no call before it is
     waivers = _waivers(args)
     options = _options(args)
     live = LiveOutput(stream_text=_stdout_is_text(args))
