@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -308,6 +309,63 @@ class EmbeddedEmulators:
             self.emulator.stop()
 
 
+# Every file a command may write, by its option: checked before the first AWS call (`check_output_paths`).
+OUTPUT_OPTIONS = (("plan_out", "--plan-out"), ("report", "--report"), ("result", "--result"), ("journal", "--journal"))
+DEFAULT_JOURNAL_DIR = Path(".remediator") / "journal"  # remediator.runner.default_journal_path's directory
+
+
+def check_output_paths(args: argparse.Namespace, *, journal: bool = False) -> None:
+    """Refuse, before the first AWS call, an output that could not be written once the work is done (a
+    report lost after the changes were applied): each file's directory must exist and be writable, and
+    the file must not be a directory; no two options may name one file. `journal`: the command writes a
+    journal; without --journal, the default one's directory must be one remediator can create."""
+    seen: dict[str, str] = {}
+    for attr, option in OUTPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        if not value:
+            continue
+        problem = output_problem(Path(value))
+        if problem:
+            raise ConfigError(f"{option} {value}: {problem}")
+        real = os.path.realpath(value)
+        if real in seen:
+            raise ConfigError(f"{seen[real]} and {option} name the same file ({value})")
+        seen[real] = option
+    if journal and not getattr(args, "journal", None):
+        problem = directory_problem(DEFAULT_JOURNAL_DIR)
+        if problem:
+            raise ConfigError(f"the default journal directory {DEFAULT_JOURNAL_DIR}: {problem}; give --journal FILE")
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a file could not be written at `path`, or None."""
+    if path.is_dir():
+        return "is a directory; give a file name"
+    parent = path.parent
+    if not parent.exists():
+        return f"directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "is not writable"
+    return None
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why `directory` could neither be used nor created, or None: its nearest existing part must be a
+    writable directory."""
+    for part in (directory, *directory.parents):
+        if part.exists():
+            if not part.is_dir():
+                return f"{part} is not a directory"
+            if not os.access(part, os.W_OK | os.X_OK):
+                return f"{part} is not writable"
+            return None
+    return None
+
+
 def _options(args: argparse.Namespace) -> runner.Options:
     from remediator import runner
 
@@ -342,6 +400,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             prepared, accounts=held, task_plans={n: p for n, p in prepared.task_plans.items() if n in names}
         )
     options = _options(args)
+    check_output_paths(args, journal=not args.check and not args.preflight)
     if args.preflight:
         return cmd_preflight(args, prepared.accounts, options.forks)
     from remediator import planfile, runner
@@ -390,20 +449,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         embedded.stop()
         live.close()
     _judge(report, args, waivers, partial=bool(args.limit or args.tags or args.skip_tags or shard))
+    unwritten = []
     if args.result:
-        shards.write_result(
-            args.result,
-            report.to_dict(),
-            playbook=playbook.path,
-            playbook_digest=playbook.digest,
-            inventory_digest=inventory.digest,
-            options=_options_digest(args),
-            shard=shard,
-            selection=selection,
-            covered=prepared.accounts,
-            diff=options.diff,
-        )
-    return emit(report, args, live)
+        try:
+            shards.write_result(
+                args.result,
+                report.to_dict(),
+                playbook=playbook.path,
+                playbook_digest=playbook.digest,
+                inventory_digest=inventory.digest,
+                options=_options_digest(args),
+                shard=shard,
+                selection=selection,
+                covered=prepared.accounts,
+                diff=options.diff,
+            )
+        except OSError as exc:  # the run is done: its report still goes out, with this error
+            unwritten.append(f"--result {args.result}: cannot write: {exc.strerror or exc}")
+    return emit(report, args, live, unwritten)
 
 
 def _options_digest(args: argparse.Namespace) -> str:
@@ -463,7 +526,12 @@ def cmd_preflight(args: argparse.Namespace, accounts: list[Any], forks: int) -> 
     else:
         text = _preflight_text(reached)
     if args.report:
-        Path(args.report).write_text(text, encoding="utf-8")
+        try:
+            Path(args.report).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            failed_report = f"--report {args.report}: cannot write: {exc.strerror or exc}"
+            print(f"error: {failed_report}", file=sys.stderr)
+            code = EXIT_ERROR
         text = _preflight_text(reached) if args.format != "text" else text
     sys.stdout.write(text)
     sys.stdout.flush()
@@ -602,21 +670,28 @@ def _account_text(report: Report, run: AccountRun) -> str:
     return lines if isinstance(lines, str) else "\n".join(lines)
 
 
-def emit(report: Report, args: argparse.Namespace, live: LiveOutput | None = None) -> int:
-    """Write the report (file first, then stdout) and every error to stderr."""
+def emit(
+    report: Report, args: argparse.Namespace, live: LiveOutput | None = None, unwritten: list[str] | None = None
+) -> int:
+    """Write the report (file first, then stdout) and every error to stderr. A file that cannot be written
+    after all (the disk filled up since `check_output_paths`) is an error, and stdout still gets the report."""
     from remediator.report import render
 
+    unwritten = list(unwritten or [])
     if args.report:
-        Path(args.report).write_text(render(report, args.format), encoding="utf-8")
+        try:
+            Path(args.report).write_text(render(report, args.format), encoding="utf-8")
+        except OSError as exc:
+            unwritten.append(f"--report {args.report}: cannot write: {exc.strerror or exc}")
         sys.stdout.write(live.finish(report) if live and live.streamed else render(report, "text"))
     elif args.format == "text" and live and live.streamed:
         sys.stdout.write(live.finish(report))
     else:
         sys.stdout.write(render(report, args.format))
     sys.stdout.flush()
-    for line in error_lines(report):
+    for line in error_lines(report) + unwritten:
         print(f"error: {line}", file=sys.stderr)
-    return report.exit_code
+    return EXIT_ERROR if unwritten else report.exit_code
 
 
 def error_lines(report: Report) -> list[str]:
@@ -643,6 +718,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     runs = planfile.load(args.plan, for_apply=True).runs  # checked whole: no call before it is
     waivers = _waivers(args)
     options = _options(args)
+    check_output_paths(args, journal=True)
     live = LiveOutput(stream_text=_stdout_is_text(args))
     live.before_render = _judge_account(waivers, args.fail_on)
     try:
@@ -658,6 +734,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from remediator import merge
 
     waivers = _waivers(args)
+    check_output_paths(args)
     report = merge.merge(args.results, args.expect_shards)
     _judge(report, args, waivers, partial=report.partial)
     if report.partial and args.format == "sarif":
@@ -756,6 +833,7 @@ def cmd_activity(args: argparse.Namespace) -> int:
     accounts = resolve_accounts(inventory, parse_extra_vars(args.extra_vars), args.limit, renderer)
     window = Window.parse(args.since, args.until)
     source = choose_source(args.source, window)
+    check_output_paths(args)
     embedded = EmbeddedEmulators()
     try:
         # Progress goes to a terminal only: in CI and pipes stderr carries errors alone.
@@ -763,15 +841,21 @@ def cmd_activity(args: argparse.Namespace) -> int:
         results = activity(embedded.resolve(accounts), window, source, args.principal, args.forks, progress)
     finally:
         embedded.stop()
+    unwritten = ""
     if args.report:
-        Path(args.report).write_text(render_activity(results, args.format), encoding="utf-8")
+        try:
+            Path(args.report).write_text(render_activity(results, args.format), encoding="utf-8")
+        except OSError as exc:
+            unwritten = f"--report {args.report}: cannot write: {exc.strerror or exc}"
         sys.stdout.write(render_activity(results, "text"))
     else:
         sys.stdout.write(render_activity(results, args.format))
     for result in results:
         if result.error:
             print(f"error: account {result.account.name!r}: {result.error}", file=sys.stderr)
-    return EXIT_ERROR if any(r.error for r in results) else 0
+    if unwritten:
+        print(f"error: {unwritten}", file=sys.stderr)
+    return EXIT_ERROR if unwritten or any(r.error for r in results) else 0
 
 
 def _progress_line(message: str) -> None:

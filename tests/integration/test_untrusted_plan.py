@@ -231,6 +231,68 @@ def test_apply_judges_the_recorded_max_changes(iam, aws, workdir, calls):
     assert applied.code == 0, applied.out + applied.err
 
 
+# ------------------------------------------------------------------ output paths, checked before any call
+
+
+OUTPUTS = {
+    "--report": ("--format", "json"),
+    "--plan-out": (),
+    "--result": (),
+    "--journal": (),
+}
+
+
+def _bad_output(workdir: Path, kind: str) -> str:
+    if kind == "missing-directory":
+        return "missing/out.txt"
+    if kind == "a-directory":
+        (workdir / "taken").mkdir()
+        return "taken"
+    write(workdir, "afile", "x")
+    return "afile/out.txt"  # its directory is a file
+
+
+@pytest.mark.parametrize("kind", ["missing-directory", "a-directory", "under-a-file"])
+@pytest.mark.parametrize("option", list(OUTPUTS))
+def test_run_checks_its_output_paths_before_any_call(option, kind, iam, aws, workdir, calls):
+    iam.update_account_password_policy(MinimumPasswordLength=8)
+    inv = write_inventory(workdir, aws, name="inv.yml")
+    write(workdir, "play.yml", BOOK)
+    target = _bad_output(workdir, kind)
+    before = files_in(workdir)
+    calls.clear()
+    result = cli("run", "play.yml", "-i", "inv.yml", option, target, *OUTPUTS[option])
+    assert result.code == 1, result.out + result.err
+    (line,) = result.err.splitlines()
+    assert line.startswith(f"error: {option} {target}: "), line
+    assert calls.records == []
+    assert files_in(workdir) == before
+    assert policy(iam)["MinimumPasswordLength"] == 8
+    assert inv.exists()
+
+
+@pytest.mark.parametrize("option", ["--report", "--journal"])
+def test_apply_checks_its_output_paths_before_any_call(option, iam, aws, workdir, calls):
+    make_plan(iam, workdir, aws)
+    calls.clear()
+    result = cli("apply", "plan.json", option, "nowhere/out.txt")
+    assert result.code == 1, result.out + result.err
+    (line,) = result.err.splitlines()
+    assert line.startswith(f"error: {option} nowhere/out.txt: "), line
+    assert "does not exist" in line
+    assert calls.records == []
+    assert policy(iam)["MinimumPasswordLength"] == 8
+
+
+def test_two_outputs_into_one_file_are_refused(iam, aws, workdir, calls):
+    inv = write_inventory(workdir, aws, name="inv.yml")
+    write(workdir, "play.yml", BOOK)
+    result = cli("run", "play.yml", "-i", inv, "--check", "--plan-out", "out.json", "--report", "./out.json")
+    assert result.code == 1
+    assert "--plan-out and --report name the same file" in result.err
+    assert calls.records == []
+
+
 # ------------------------------------------------------------------ a corpus of tampered plans
 
 # The corpus is made from a real plan of two tasks: `iam_roles` caps a role's sessions (one update_role)

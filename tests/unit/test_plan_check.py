@@ -1,9 +1,10 @@
 """The checks a plan file passes before `apply` makes its first call, without AWS: the password policy's
-`check_change`, region names, and a generated fuzz of damaged plans (only ever a
+`check_change`, region names, output paths, and a generated fuzz of damaged plans (only ever a
 ConfigError, and any edit of a password policy change is refused)."""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remediator import planfile, registry
+from remediator.cli import check_output_paths, directory_problem, output_problem
 from remediator.errors import ConfigError
 from remediator.model import Account, AccountRun, ApiCall, Change, TaskPlan
 
@@ -106,6 +108,30 @@ def test_region_names_aws_uses(name: str) -> None:
 )
 def test_names_that_are_not_regions(name: Any) -> None:
     assert not planfile.is_region(name)
+
+
+# ------------------------------------------------------------------ output paths
+
+
+def test_output_paths(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert output_problem(tmp_path / "report.txt") is None
+    assert output_problem(tmp_path / "file") is None  # an existing file is overwritten
+    assert output_problem(tmp_path / "dir") == "is a directory; give a file name"
+    assert output_problem(tmp_path / "missing" / "r.txt") == f"directory {tmp_path / 'missing'} does not exist"
+    assert output_problem(tmp_path / "file" / "r.txt") == f"{tmp_path / 'file'} is not a directory"
+    assert directory_problem(tmp_path / "new" / "journal") is None  # remediator creates it
+    assert directory_problem(tmp_path / "file" / "journal") == f"{tmp_path / 'file'} is not a directory"
+
+
+def test_every_output_option_is_checked_and_none_twice(tmp_path: Path) -> None:
+    args = argparse.Namespace(report=str(tmp_path / "r.json"), plan_out=str(tmp_path / "p.json"), journal=None)
+    check_output_paths(args)
+    with pytest.raises(ConfigError, match=r"^--journal .*nope/j\.jsonl: directory .* does not exist$"):
+        check_output_paths(argparse.Namespace(**{**vars(args), "journal": str(tmp_path / "nope" / "j.jsonl")}))
+    with pytest.raises(ConfigError, match="--plan-out and --report name the same file"):
+        check_output_paths(argparse.Namespace(**{**vars(args), "plan_out": args.report}))
 
 
 # ------------------------------------------------------------------ a generated fuzz of plan files
