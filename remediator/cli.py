@@ -695,8 +695,10 @@ def emit(
 
 
 def error_lines(report: Report) -> list[str]:
-    """The run's errors, one line each: the run's, each account's, and each failed task's own."""
-    from remediator.model import FAILED
+    """The run's errors, one line each: the run's, each account's, each failed task's own, each change
+    that failed, was stale or did not converge, and an account that did not converge. Whatever makes the
+    exit code 1 has its line here (a change skipped after another failed has the failure's)."""
+    from remediator.model import FAILED, NOT_CONVERGED, STALE
 
     lines = [report.error] if report.error else []
     for run in report.runs:
@@ -707,8 +709,12 @@ def error_lines(report: Report) -> list[str]:
             if plan.error and not run.error:
                 lines.append(f"account {name!r}: {plan.location}: task {plan.task!r}: {plan.error}")
         for result in run.results:
-            if result.status == FAILED:
-                lines.append(f"account {name!r}: {result.address}: {result.message}")
+            if result.status in (FAILED, STALE, NOT_CONVERGED):
+                lines.append(f"account {name!r}: {result.address}: {result.message or result.status}")
+        if run.converged is False and not run.error:
+            left = [c.address for c in run.leftover]
+            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+            lines.append(f"account {name!r}: did not converge: still to change after applying: {shown or 'unknown'}")
     return lines
 
 
@@ -790,7 +796,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     outcome = rollback(args.journal, check=args.check)
     for line in outcome.lines:
         print(line)
+    sys.stdout.flush()
+    for line in outcome.lines:  # the problems again, where errors go
+        if line.startswith(ROLLBACK_PROBLEMS):
+            print(f"error: {line}", file=sys.stderr)
     return outcome.exit_code
+
+
+# Rollback's lines that tell of a change it did not undo (failed to undo, stale, cannot undo).
+ROLLBACK_PROBLEMS = ("failed", "stale", "cannot")
 
 
 def cmd_doc(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import cli, write, write_inventory
 from tests.emulator import ACCOUNT
+from tests.faults import Inject, query_error
 
 BOOK = """\
 - accounts: all
@@ -291,6 +292,61 @@ def test_two_outputs_into_one_file_are_refused(iam, aws, workdir, calls):
     assert result.code == 1
     assert "--plan-out and --report name the same file" in result.err
     assert calls.records == []
+
+
+# ------------------------------------------------------------------ errors go to stderr
+
+
+def test_a_stale_change_at_apply_is_an_error_on_stderr(iam, aws, workdir, calls):
+    make_plan(iam, workdir, aws)
+    iam.update_account_password_policy(MinimumPasswordLength=8, RequireNumbers=True, MaxPasswordAge=30)
+    applied = cli("apply", "plan.json", "--format", "json")
+    assert applied.code == 1
+    json.loads(applied.out)  # stdout holds only JSON
+    (line,) = applied.err.splitlines()
+    assert line.startswith("error: account 'test': test/global/iam_password_policy/account-password-policy: ")
+    assert "changed since the plan was made" in line
+
+
+def test_a_change_that_does_not_converge_is_an_error_on_stderr(iam, aws, workdir, calls, client_hooks):
+    """AWS answers the write with success but does not apply it: verification finds the change left."""
+    from tests.faults import query_ok
+
+    make_plan(iam, workdir, aws)
+    client_hooks.append(Inject("iam", "UpdateAccountPasswordPolicy", lambda: query_ok("UpdateAccountPasswordPolicy")))
+    applied = cli("apply", "plan.json")
+    assert applied.code == 1
+    assert "did not converge" in applied.out
+    (line,) = applied.err.splitlines()
+    assert line.startswith("error: account 'test': did not converge: "), line
+    assert "test/global/iam_password_policy/account-password-policy" in line
+
+
+@pytest.fixture
+def applied_journal(iam: Any, aws: str, workdir: Path) -> Iterator[str]:
+    iam.update_account_password_policy(MinimumPasswordLength=8, RequireNumbers=True)
+    inv = write_inventory(workdir, aws, name="inv.yml")
+    play = write(workdir, "play.yml", BOOK)
+    assert cli("run", play, "-i", inv, "--journal", "j.jsonl").code == 0
+    yield "j.jsonl"
+
+
+def test_a_rollback_that_fails_says_so_on_stderr(applied_journal, iam, client_hooks):
+    client_hooks.append(Inject("iam", "UpdateAccountPasswordPolicy", lambda: query_error("AccessDenied", "no")))
+    result = cli("rollback", applied_journal)
+    assert result.code == 1
+    assert "failed to undo" in result.out  # stdout keeps the whole story
+    (line,) = result.err.splitlines()
+    assert line.startswith("error: failed to undo test/global/iam_password_policy/account-password-policy: ")
+
+
+def test_a_stale_rollback_says_so_on_stderr(applied_journal, iam):
+    iam.update_account_password_policy(MinimumPasswordLength=20)
+    result = cli("rollback", applied_journal)
+    assert result.code == 1
+    assert "stale, not undone" in result.out
+    (line,) = result.err.splitlines()
+    assert line.startswith("error: stale, not undone: "), line
 
 
 # ------------------------------------------------------------------ a corpus of tampered plans
