@@ -110,6 +110,11 @@ def load(path: str | Path, *, for_apply: bool = False) -> SavedPlan:
     try:
         data = _parse(_read(path))
         _check_version(data)
+        if for_apply and "guards" not in data:
+            raise ConfigError(
+                "the plan records no guards, nor perhaps the account it was made in (an earlier remediator"
+                " wrote it); make the plan again with this version"
+            )
         _check_shape(data, for_apply=for_apply)
         saved = _saved_plan(data)
         if for_apply:

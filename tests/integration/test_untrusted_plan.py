@@ -349,6 +349,30 @@ def test_a_stale_rollback_says_so_on_stderr(applied_journal, iam):
     assert line.startswith("error: stale, not undone: "), line
 
 
+def test_a_failed_change_at_apply_is_an_error_on_stderr(iam, aws, workdir, calls, client_hooks):
+    """Regression: already on stderr before plan files were checked whole."""
+    make_plan(iam, workdir, aws)
+    client_hooks.append(Inject("iam", "UpdateAccountPasswordPolicy", lambda: query_error("AccessDenied", "no")))
+    applied = cli("apply", "plan.json")
+    assert applied.code == 1
+    (line,) = applied.err.splitlines()
+    assert line.startswith("error: account 'test': test/global/iam_password_policy/account-password-policy: ")
+    assert "AccessDenied" in line
+
+
+def test_a_tasks_aws_failure_after_retries_is_an_error_on_stderr(iam, aws, workdir, calls, client_hooks):
+    """Regression: already on stderr before plan files were checked whole."""
+    inv = write_inventory(workdir, aws, name="inv.yml")
+    play = write(workdir, "play.yml", BOOK)
+    unavailable = Inject("iam", "GetAccountPasswordPolicy", lambda: query_error("ServiceUnavailable", "down", 503))
+    client_hooks.append(unavailable)
+    ran = cli("run", play, "-i", inv)
+    assert ran.code == 1 and unavailable.seen > 1  # retried, then failed
+    (line,) = ran.err.splitlines()
+    assert line.startswith("error: account 'test': ") and "task 'Strong passwords'" in line
+    assert "ServiceUnavailable" in line
+
+
 # ------------------------------------------------------------------ a corpus of tampered plans
 
 # The corpus is made from a real plan of two tasks: `iam_roles` caps a role's sessions (one update_role)
