@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -308,6 +309,63 @@ class EmbeddedEmulators:
             self.emulator.stop()
 
 
+# Every file a command may write, by its option: checked before the first AWS call (`check_output_paths`).
+OUTPUT_OPTIONS = (("plan_out", "--plan-out"), ("report", "--report"), ("result", "--result"), ("journal", "--journal"))
+DEFAULT_JOURNAL_DIR = Path(".remediator") / "journal"  # remediator.runner.default_journal_path's directory
+
+
+def check_output_paths(args: argparse.Namespace, *, journal: bool = False) -> None:
+    """Refuse, before the first AWS call, an output that could not be written once the work is done (a
+    report lost after the changes were applied): each file's directory must exist and be writable, and
+    the file must not be a directory; no two options may name one file. `journal`: the command writes a
+    journal; without --journal, the default one's directory must be one remediator can create."""
+    seen: dict[str, str] = {}
+    for attr, option in OUTPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        if not value:
+            continue
+        problem = output_problem(Path(value))
+        if problem:
+            raise ConfigError(f"{option} {value}: {problem}")
+        real = os.path.realpath(value)
+        if real in seen:
+            raise ConfigError(f"{seen[real]} and {option} name the same file ({value})")
+        seen[real] = option
+    if journal and not getattr(args, "journal", None):
+        problem = directory_problem(DEFAULT_JOURNAL_DIR)
+        if problem:
+            raise ConfigError(f"the default journal directory {DEFAULT_JOURNAL_DIR}: {problem}; give --journal FILE")
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a file could not be written at `path`, or None."""
+    if path.is_dir():
+        return "is a directory; give a file name"
+    parent = path.parent
+    if not parent.exists():
+        return f"directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "is not writable"
+    return None
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why `directory` could neither be used nor created, or None: its nearest existing part must be a
+    writable directory."""
+    for part in (directory, *directory.parents):
+        if part.exists():
+            if not part.is_dir():
+                return f"{part} is not a directory"
+            if not os.access(part, os.W_OK | os.X_OK):
+                return f"{part} is not writable"
+            return None
+    return None
+
+
 def _options(args: argparse.Namespace) -> runner.Options:
     from remediator import runner
 
@@ -342,6 +400,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             prepared, accounts=held, task_plans={n: p for n, p in prepared.task_plans.items() if n in names}
         )
     options = _options(args)
+    check_output_paths(args, journal=not args.check and not args.preflight)
     if args.preflight:
         return cmd_preflight(args, prepared.accounts, options.forks)
     from remediator import planfile, runner
@@ -354,12 +413,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             return
         # an embedded emulator ends with this process: the plan says so, and `apply` refuses it clearly
         as_planned = {a.name: a for a in prepared.accounts}
+
+        def planned(run: AccountRun) -> AccountRun:
+            account = as_planned[run.account.name]
+            reached = report.reached.get(account.name)
+            if account.account_id is None and reached:  # apply writes to this account, and to no other
+                account = replace(account, account_id=reached)
+            return replace(run, account=account)
+
         planfile.write(
             args.plan_out,
-            [replace(run, account=as_planned[run.account.name]) for run in report.runs],
+            [planned(run) for run in report.runs],
             playbook=playbook.path,
             playbook_digest=playbook.digest,
             inventory_digest=inventory.digest,
+            max_changes=options.max_changes,
+            refused=report.error,  # a guard of the whole run tripped: apply refuses the plan
         )
         report.plan_file = args.plan_out
 
@@ -380,20 +449,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         embedded.stop()
         live.close()
     _judge(report, args, waivers, partial=bool(args.limit or args.tags or args.skip_tags or shard))
+    unwritten = []
     if args.result:
-        shards.write_result(
-            args.result,
-            report.to_dict(),
-            playbook=playbook.path,
-            playbook_digest=playbook.digest,
-            inventory_digest=inventory.digest,
-            options=_options_digest(args),
-            shard=shard,
-            selection=selection,
-            covered=prepared.accounts,
-            diff=options.diff,
-        )
-    return emit(report, args, live)
+        try:
+            shards.write_result(
+                args.result,
+                report.to_dict(),
+                playbook=playbook.path,
+                playbook_digest=playbook.digest,
+                inventory_digest=inventory.digest,
+                options=_options_digest(args),
+                shard=shard,
+                selection=selection,
+                covered=prepared.accounts,
+                diff=options.diff,
+            )
+        except OSError as exc:  # the run is done: its report still goes out, with this error
+            unwritten.append(f"--result {args.result}: cannot write: {exc.strerror or exc}")
+    return emit(report, args, live, unwritten)
 
 
 def _options_digest(args: argparse.Namespace) -> str:
@@ -453,7 +526,12 @@ def cmd_preflight(args: argparse.Namespace, accounts: list[Any], forks: int) -> 
     else:
         text = _preflight_text(reached)
     if args.report:
-        Path(args.report).write_text(text, encoding="utf-8")
+        try:
+            Path(args.report).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            failed_report = f"--report {args.report}: cannot write: {exc.strerror or exc}"
+            print(f"error: {failed_report}", file=sys.stderr)
+            code = EXIT_ERROR
         text = _preflight_text(reached) if args.format != "text" else text
     sys.stdout.write(text)
     sys.stdout.flush()
@@ -592,26 +670,35 @@ def _account_text(report: Report, run: AccountRun) -> str:
     return lines if isinstance(lines, str) else "\n".join(lines)
 
 
-def emit(report: Report, args: argparse.Namespace, live: LiveOutput | None = None) -> int:
-    """Write the report (file first, then stdout) and every error to stderr."""
+def emit(
+    report: Report, args: argparse.Namespace, live: LiveOutput | None = None, unwritten: list[str] | None = None
+) -> int:
+    """Write the report (file first, then stdout) and every error to stderr. A file that cannot be written
+    after all (the disk filled up since `check_output_paths`) is an error, and stdout still gets the report."""
     from remediator.report import render
 
+    unwritten = list(unwritten or [])
     if args.report:
-        Path(args.report).write_text(render(report, args.format), encoding="utf-8")
+        try:
+            Path(args.report).write_text(render(report, args.format), encoding="utf-8")
+        except OSError as exc:
+            unwritten.append(f"--report {args.report}: cannot write: {exc.strerror or exc}")
         sys.stdout.write(live.finish(report) if live and live.streamed else render(report, "text"))
     elif args.format == "text" and live and live.streamed:
         sys.stdout.write(live.finish(report))
     else:
         sys.stdout.write(render(report, args.format))
     sys.stdout.flush()
-    for line in error_lines(report):
+    for line in error_lines(report) + unwritten:
         print(f"error: {line}", file=sys.stderr)
-    return report.exit_code
+    return EXIT_ERROR if unwritten else report.exit_code
 
 
 def error_lines(report: Report) -> list[str]:
-    """The run's errors, one line each: the run's, each account's, and each failed task's own."""
-    from remediator.model import FAILED
+    """The run's errors, one line each: the run's, each account's, each failed task's own, each change
+    that failed, was stale or did not converge, and an account that did not converge. Whatever makes the
+    exit code 1 has its line here (a change skipped after another failed has the failure's)."""
+    from remediator.model import FAILED, NOT_CONVERGED, STALE
 
     lines = [report.error] if report.error else []
     for run in report.runs:
@@ -622,21 +709,22 @@ def error_lines(report: Report) -> list[str]:
             if plan.error and not run.error:
                 lines.append(f"account {name!r}: {plan.location}: task {plan.task!r}: {plan.error}")
         for result in run.results:
-            if result.status == FAILED:
-                lines.append(f"account {name!r}: {result.address}: {result.message}")
+            if result.status in (FAILED, STALE, NOT_CONVERGED):
+                lines.append(f"account {name!r}: {result.address}: {result.message or result.status}")
+        if run.converged is False and not run.error:
+            left = [c.address for c in run.leftover]
+            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+            lines.append(f"account {name!r}: did not converge: still to change after applying: {shown or 'unknown'}")
     return lines
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from remediator import planfile, runner
 
-    runs = planfile.read(args.plan)
-    if any(run.account.endpoint_url == "embedded" for run in runs):
-        raise ConfigError(
-            "the plan names the embedded emulator, which ended with the run that planned it", file=args.plan
-        )
+    runs = planfile.load(args.plan, for_apply=True).runs  # checked whole: no call before it is
     waivers = _waivers(args)
     options = _options(args)
+    check_output_paths(args, journal=True)
     live = LiveOutput(stream_text=_stdout_is_text(args))
     live.before_render = _judge_account(waivers, args.fail_on)
     try:
@@ -652,6 +740,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from remediator import merge
 
     waivers = _waivers(args)
+    check_output_paths(args)
     report = merge.merge(args.results, args.expect_shards)
     _judge(report, args, waivers, partial=report.partial)
     if report.partial and args.format == "sarif":
@@ -707,7 +796,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     outcome = rollback(args.journal, check=args.check)
     for line in outcome.lines:
         print(line)
+    sys.stdout.flush()
+    for line in outcome.lines:  # the problems again, where errors go
+        if line.startswith(ROLLBACK_PROBLEMS):
+            print(f"error: {line}", file=sys.stderr)
     return outcome.exit_code
+
+
+# Rollback's lines that tell of a change it did not undo (failed to undo, stale, cannot undo).
+ROLLBACK_PROBLEMS = ("failed", "stale", "cannot")
 
 
 def cmd_doc(args: argparse.Namespace) -> int:
@@ -750,6 +847,7 @@ def cmd_activity(args: argparse.Namespace) -> int:
     accounts = resolve_accounts(inventory, parse_extra_vars(args.extra_vars), args.limit, renderer)
     window = Window.parse(args.since, args.until)
     source = choose_source(args.source, window)
+    check_output_paths(args)
     embedded = EmbeddedEmulators()
     try:
         # Progress goes to a terminal only: in CI and pipes stderr carries errors alone.
@@ -757,15 +855,21 @@ def cmd_activity(args: argparse.Namespace) -> int:
         results = activity(embedded.resolve(accounts), window, source, args.principal, args.forks, progress)
     finally:
         embedded.stop()
+    unwritten = ""
     if args.report:
-        Path(args.report).write_text(render_activity(results, args.format), encoding="utf-8")
+        try:
+            Path(args.report).write_text(render_activity(results, args.format), encoding="utf-8")
+        except OSError as exc:
+            unwritten = f"--report {args.report}: cannot write: {exc.strerror or exc}"
         sys.stdout.write(render_activity(results, "text"))
     else:
         sys.stdout.write(render_activity(results, args.format))
     for result in results:
         if result.error:
             print(f"error: account {result.account.name!r}: {result.error}", file=sys.stderr)
-    return EXIT_ERROR if any(r.error for r in results) else 0
+    if unwritten:
+        print(f"error: {unwritten}", file=sys.stderr)
+    return EXIT_ERROR if unwritten or any(r.error for r in results) else 0
 
 
 def _progress_line(message: str) -> None:

@@ -93,6 +93,18 @@ class Module:
         """The live fields of one resource, compared with a change's before-image to detect staleness."""
         raise NotImplementedError
 
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """Why `change`, read from a plan file, is not one this module plans for a task with `args`; None
+        when nothing here says so. Pure: `apply` asks before its first call.
+
+        The plan-file reader has already checked what holds for every module (the calls are among
+        `write_permissions(args)` with parameters AWS's model accepts, the address is this task's, a create
+        has no before-image and anything else has one). A module whose changes follow from the args and
+        the before-image alone says here exactly what they must be (`iam_password_policy` plans again from
+        the before-image and compares); the default adds nothing.
+        """
+        return None
+
 
 def literal(args: dict[str, Any], option: str, default: Any = None) -> Any:
     """An option's value when it is known before rendering; None when it is a template."""

@@ -29,7 +29,7 @@ from remediator.aws.session import AccountSession, Hub
 from remediator.errors import GuardError, RemediatorError
 from remediator.journal import Journal
 from remediator.model import APPLIED, Account, AccountRun, TaskPlan
-from remediator.planner import fail_account, plan_account, plan_task, reach
+from remediator.planner import fail_account, is_unreachable, plan_account, plan_task, reach
 from remediator.report import Report
 
 
@@ -88,6 +88,7 @@ def run_playbook(
         began = time.monotonic()
         run = plan_account(account, task_plans.get(account.name, []), sessions[account.name], timings)
         timings[(account.name, None)] = time.monotonic() - began
+        _record_reached(report, run, sessions[account.name])
         watch.check(account)
         events.done(account)
         if options.check or not run.changes:
@@ -128,9 +129,10 @@ def apply_plan(runs: list[AccountRun], options: Options, *, events: Events | Non
         finally:
             events.done(run.account)
 
-    events.phase("reaching", len(runs))
-    _each(prepare_one, runs, options.forks)
-    _check_run(report, options.max_changes)
+    _check_run(report, options.max_changes)  # needs no call: judged before any account is reached
+    if not report.error:
+        events.phase("reaching", len(runs))
+        _each(prepare_one, runs, options.forks)
     try:
         if not report.error:
             _apply(report, sessions, options, events, watch)
@@ -140,6 +142,22 @@ def apply_plan(runs: list[AccountRun], options: Options, *, events: Events | Non
                 events.finished(report, run)
         _record_elapsed(report, started)
     return report
+
+
+def _record_reached(report: Report, run: AccountRun, session: AccountSession) -> None:
+    """The account id the run's credentials reached (already known: reaching the account asked it)."""
+    if is_unreachable(run):
+        return
+    try:
+        account_id = session.reader().identity().get("Account")
+    except RemediatorError:
+        return
+    if isinstance(account_id, str) and account_id:
+        with _REACHED_LOCK:
+            report.reached[run.account.name] = account_id
+
+
+_REACHED_LOCK = threading.Lock()
 
 
 def _prepare_apply(run: AccountRun, session: AccountSession) -> None:

@@ -7,12 +7,14 @@ against one policy is stale against any other.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from remediator.toolkit import (
     ApiCall,
     ArgError,
     AwsError,
+    Change,
     ChangeBuilder,
     Module,
     PlanResult,
@@ -49,6 +51,10 @@ AWS_DEFAULTS: dict[str, Any] = {
     "HardExpiry": False,
 }
 
+# The whole-number fields and the values AWS gives them (0 = off, as `normalize` writes it); the rest are
+# true or false.
+RANGES = {"MinimumPasswordLength": (6, 128), "MaxPasswordAge": (0, 1095), "PasswordReusePrevention": (0, 24)}
+
 # With no policy set, AWS itself requires 8 characters (and three character classes, which a policy
 # cannot express): creating a shorter minimum is a weakening too.
 IMPLICIT_POLICY: dict[str, Any] = {**AWS_DEFAULTS, "MinimumPasswordLength": 8}
@@ -64,6 +70,30 @@ def normalize(policy: dict[str, Any] | None) -> dict[str, Any] | None:
 def update_params(policy: dict[str, Any]) -> dict[str, Any]:
     """UpdateAccountPasswordPolicy parameters for a whole policy (0 means 'off': the field is omitted)."""
     return {k: v for k, v in policy.items() if not (k in ("MaxPasswordAge", "PasswordReusePrevention") and v == 0)}
+
+
+def image_problem(image: Any) -> str | None:
+    """Why `image` is not a policy as `read` returns it (every field, each of its type and range); None if it is."""
+    if image is None:
+        return None
+    if not isinstance(image, dict):
+        return "not a password policy"
+    missing = [f for f in AWS_DEFAULTS if f not in image]
+    if missing:
+        return f"{missing[0]} is missing"
+    unknown = sorted(str(f) for f in image if f not in AWS_DEFAULTS)
+    if unknown:
+        return f"{unknown[0][:60]!r} is not a password policy field"
+    for field, default in AWS_DEFAULTS.items():
+        value = image[field]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                return f"{field} must be true or false"
+            continue
+        low, high = RANGES[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"{field} must be a whole number from {low} to {high}"
+    return None
 
 
 def weakenings(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -91,6 +121,11 @@ def describe(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str
         named = ", ".join(f"{k} {_fmt(v)}" for k, v in after.items() if v != AWS_DEFAULTS[k])
         return f"create the account password policy: {named or 'AWS defaults'}"
     return ", ".join(f"{k} {_fmt(before[k])} → {_fmt(after[k])}" for k in after if before[k] != after[k])
+
+
+def _canonical(value: Any) -> str:
+    """JSON text that tells true from 1 and 14 from 14.0, as AWS does."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _fmt(value: Any) -> str:
@@ -162,6 +197,28 @@ class PasswordPolicy(Module):
 
     def resource_state(self, current: dict[str, Any] | None, resource: str) -> dict[str, Any] | None:
         return current
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """The change is exactly what these args plan from its before-image (the whole live policy, so the
+        update's parameters are the args' fields applied to it): an edited call, after-image or undo, a
+        weakening the args do not allow, is refused before any AWS call."""
+        problem = image_problem(change.before)
+        if problem:
+            return f"before: {problem}"
+        scope = change.address.removesuffix(f"/{self.name}/{change.resource}")
+        # as `read` returns it, fields in AWS's order (a plan file sorts them): the summary follows it
+        current = None if change.before is None else {f: change.before[f] for f in AWS_DEFAULTS}
+        try:
+            planned = self.plan(args, current, scope).changes
+        except TaskFailed as exc:
+            return f"the task's args refuse it: {exc}"
+        if len(planned) != 1:
+            return "the task's args plan no change from its before-image"
+        expected, given = planned[0].to_dict(), change.to_dict()
+        for key in ("resource", "action", "calls", "undo", "after", "summary", "reason", "creates", *expected):
+            if _canonical(expected.get(key)) != _canonical(given.get(key)):
+                return f"{key!r} is not what the task's args plan from its before-image"
+        return None
 
     def plan(self, args: dict[str, Any], current: dict[str, Any] | None, scope: str) -> PlanResult:
         changes = ChangeBuilder(scope, self.name)

@@ -64,6 +64,8 @@ def _report(saved: planfile.SavedPlan, waivers: list[Any] | None, today: date | 
     report = Report(
         "check", saved.runs, diff=True, playbook=saved.playbook or None, fail_on=fail_on, title="remediator plan"
     )
+    # A guard refused the run that made the plan: the review shows why, as the run did (apply refuses it).
+    report.error = saved.guards.refused
     if waivers:
         from remediator.waivers import apply_waivers
 
