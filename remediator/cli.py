@@ -15,7 +15,7 @@ import shutil
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from remediator.errors import ConfigError, RemediatorError
 if TYPE_CHECKING:
     from remediator import runner
     from remediator.loader.inventory import Inventory
-    from remediator.model import AccountRun
+    from remediator.model import Account, AccountRun
     from remediator.prepare import Prepared
     from remediator.report import Report
 
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("plan")
     apply.add_argument("--forks", type=int, default=5)
     apply.add_argument("--max-changes", type=int, help="refuse a plan that would make more changes than this")
+    apply.add_argument("-i", "--inventory", help=SECRETS_FROM_INVENTORY)
     _output_options(apply)
     _gitops_options(apply)
     apply.set_defaults(handler=cmd_apply, diff=False)
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = sub.add_parser("rollback", parents=[common], help="undo the changes a journal records, newest first")
     rollback.add_argument("journal")
     rollback.add_argument("--check", action="store_true", help="show what would be undone")
+    rollback.add_argument("-i", "--inventory", help=SECRETS_FROM_INVENTORY)
     rollback.set_defaults(handler=cmd_rollback)
 
     doc = sub.add_parser("doc", parents=[common], help="list modules, or show one module's options and example")
@@ -719,9 +721,12 @@ def error_lines(report: Report) -> list[str]:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from remediator import planfile, runner
+    from remediator import externalids, planfile, runner
 
     runs = planfile.load(args.plan, for_apply=True).runs  # checked whole: no call before it is
+    resolve = externalids.resolver([run.account for run in runs], _inventory_accounts(args), args.plan)
+    for run in runs:
+        run.account = resolve(run.account)
     waivers = _waivers(args)
     options = _options(args)
     check_output_paths(args, journal=True)
@@ -793,18 +798,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from remediator.rollback import rollback
 
-    outcome = rollback(args.journal, check=args.check)
-    for line in outcome.lines:
-        print(line)
+    outcome = rollback(args.journal, check=args.check, inventory_accounts=_inventory_accounts(args))
+    for line in outcome.messages:
+        print(line.text)
     sys.stdout.flush()
-    for line in outcome.lines:  # the problems again, where errors go
-        if line.startswith(ROLLBACK_PROBLEMS):
-            print(f"error: {line}", file=sys.stderr)
+    for line in outcome.errors:  # the problems again, where errors go
+        print(f"error: {line}", file=sys.stderr)
     return outcome.exit_code
 
 
-# Rollback's lines that tell of a change it did not undo (failed to undo, stale, cannot undo).
-ROLLBACK_PROBLEMS = ("failed", "stale", "cannot")
+SECRETS_FROM_INVENTORY = (
+    "the inventory the run used: external ids, which plan files and journals do not keep, are taken from it"
+)
+
+
+def _inventory_accounts(args: argparse.Namespace) -> Callable[[], list[Account]] | None:
+    """The inventory's accounts, rendered, when -i was given (read only if a file refers to it)."""
+    if not args.inventory:
+        return None
+
+    def accounts() -> list[Account]:
+        from remediator.loader.inventory import load_inventory
+        from remediator.prepare import resolve_accounts
+        from remediator.templating import Renderer, template_dirs
+
+        inventory = load_inventory(args.inventory)
+        return resolve_accounts(inventory, {}, None, Renderer(template_dirs(args.inventory)))
+
+    return accounts
 
 
 def cmd_doc(args: argparse.Namespace) -> int:

@@ -374,10 +374,11 @@ def check_entry(account: Account, args: dict[str, Any], change: Change) -> None:
     module = registry.get(change.module)
     try:
         planfile.check_task_plan(TaskPlan(account.name, "", change.module, "", dict(args)), "begin record")
-        allowed = {a.lower() for a in module.permissions.get("write", [])}
         for label, calls in (("calls", change.calls), ("undo", change.undo or ())):
             for i, call in enumerate(calls):
-                planfile._check_call(call, allowed, f"change.{label}[{i}]")
+                problem = planfile.call_problem(change.module, call)
+                if problem:
+                    raise JournalProblem(f"change.{label}[{i}]: {problem}")
     except ConfigError as exc:
         raise JournalProblem(exc.message) from None
     expected = f"{scope_of(account, module.global_service)}/{change.module}/{change.resource}"

@@ -29,7 +29,7 @@ from remediator import __version__, registry
 from remediator.aws import actions
 from remediator.errors import ArgError, ConfigError
 from remediator.loader.schema import check_args
-from remediator.model import ACTIONS, Account, AccountRun, ApiCall, Change, Finding, TaskPlan
+from remediator.model import ACTIONS, EXTERNAL_ID_REF, Account, AccountRun, ApiCall, Change, Finding, TaskPlan
 
 FORMAT_VERSION = 1
 MAX_BYTES = 256 * 1024 * 1024  # a plan of 500 accounts × 100 changes is a few MB
@@ -283,9 +283,14 @@ _TASK_PLAN = _record(
         "max_changes": COUNT,
     },
 )
-_CONNECTION = [k for k in Account.__dataclass_fields__ if k not in ("name", "groups", "vars")]
+_CONNECTION = [k for k in Account.__dataclass_fields__ if k not in ("name", "groups", "vars", "external_id_from")]
+# A plan never holds an external id, only which inventory account holds it (Account.connection).
+_EXTERNAL_ID = _Record({EXTERNAL_ID_REF: STR}, (EXTERNAL_ID_REF,))
 _ACCOUNT = _record(
-    Account, {"name": STR, **dict.fromkeys(_CONNECTION, STR)}, optional=tuple(_CONNECTION), leave=("groups", "vars")
+    Account,
+    {"name": STR, **dict.fromkeys(_CONNECTION, STR), "external_id": _EXTERNAL_ID},
+    optional=tuple(_CONNECTION),
+    leave=("groups", "vars", "external_id_from"),
 )
 _ENTRY = _Record(
     {"account": _ACCOUNT, "error": STR, "task_plans": _List(_TASK_PLAN)}, ("account", "error", "task_plans")
@@ -440,10 +445,15 @@ def check_task_plan(plan: TaskPlan, where: str) -> None:
             raise ConfigError(f"{where}: args: {exc.field or ''}: {_cut(exc.message, 160)}")
     for k, change in enumerate(plan.changes):
         for call in (*change.calls, *(change.undo or ())):
-            params = json.dumps(call.params, sort_keys=True)
-            problem = _call_problem(plan.module, call.service, call.operation, params)
+            problem = call_problem(plan.module, call)
             if problem:
                 raise ConfigError(f"{where}.changes[{k}]: {problem}")
+
+
+def call_problem(module: str, call: ApiCall) -> str | None:
+    """Why `call` is not one `module` may make with parameters AWS's model accepts, or None (for journals
+    too: an undo is checked as a plan's call is)."""
+    return _call_problem(module, call.service, call.operation, json.dumps(call.params, sort_keys=True))
 
 
 @lru_cache(maxsize=4096)  # a plan repeats its calls (one per account and resource); checking one is slow
@@ -534,7 +544,8 @@ def _check_account(run: AccountRun, where: str, names: dict[str, str], ids: dict
         )
     if not account.name:
         raise ConfigError(f"{where}.account.name: an account needs a name")
-    settings = {k: v for k, v in account.connection().items() if k != "name"}
+    # (the external id is a reference to the inventory, of the shape _EXTERNAL_ID checked: no value here)
+    settings = {k: v for k, v in account.connection().items() if k != "name" and not isinstance(v, dict)}
     for key, value in settings.items():
         if is_template(value):
             raise ConfigError(f"{where}.account.{key}: a template; a plan holds rendered values")

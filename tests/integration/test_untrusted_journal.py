@@ -635,7 +635,6 @@ def test_rollback_problems_are_error_lines(iam, aws, workdir):
     assert outcome.lines == [m.text for m in outcome.messages]  # every line, in order, as before
 
 
-@pytest.mark.xfail(strict=True, reason="cli.cmd_rollback prints every line on stdout; it must route errors")
 def test_rollback_problems_reach_stderr(iam, aws, workdir):
     iam.update_account_password_policy(MinimumPasswordLength=8)
     book, inv = write(workdir, "p.yml", STRONG), write_inventory(workdir, aws)
