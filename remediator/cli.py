@@ -318,8 +318,8 @@ DEFAULT_JOURNAL_DIR = Path(".remediator") / "journal"  # remediator.runner.defau
 
 def check_output_paths(args: argparse.Namespace, *, journal: bool = False) -> None:
     """Refuse, before the first AWS call, an output that could not be written once the work is done (a
-    report lost after the changes were applied): each file's directory must exist and be writable, and
-    the file must not be a directory; no two options may name one file. `journal`: the command writes a
+    report lost after the changes were applied): each file's directory must be writable (a missing one is
+    made now), and the file must not be a directory; no two options may name one file. `journal`: the command writes a
     journal; without --journal, the default one's directory must be one remediator can create."""
     seen: dict[str, str] = {}
     for attr, option in OUTPUT_OPTIONS:
@@ -344,8 +344,14 @@ def output_problem(path: Path) -> str | None:
     if path.is_dir():
         return "is a directory; give a file name"
     parent = path.parent
-    if not parent.exists():
-        return f"directory {parent} does not exist"
+    if not parent.exists():  # made now, before the first call, as the default journal's directory is
+        problem = directory_problem(parent)
+        if problem:
+            return problem
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"directory {parent} cannot be made: {exc.strerror or exc}"
     if not parent.is_dir():
         return f"{parent} is not a directory"
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from remediator.rollback import rollback
 from tests.conftest import cli, write, write_inventory
 from tests.emulator import iam_in, make_role, role_names, user_names

@@ -244,8 +244,6 @@ OUTPUTS = {
 
 
 def _bad_output(workdir: Path, kind: str) -> str:
-    if kind == "missing-directory":
-        return "missing/out.txt"
     if kind == "a-directory":
         (workdir / "taken").mkdir()
         return "taken"
@@ -253,7 +251,7 @@ def _bad_output(workdir: Path, kind: str) -> str:
     return "afile/out.txt"  # its directory is a file
 
 
-@pytest.mark.parametrize("kind", ["missing-directory", "a-directory", "under-a-file"])
+@pytest.mark.parametrize("kind", ["a-directory", "under-a-file"])
 @pytest.mark.parametrize("option", list(OUTPUTS))
 def test_run_checks_its_output_paths_before_any_call(option, kind, iam, aws, workdir, calls):
     iam.update_account_password_policy(MinimumPasswordLength=8)
@@ -276,13 +274,22 @@ def test_run_checks_its_output_paths_before_any_call(option, kind, iam, aws, wor
 def test_apply_checks_its_output_paths_before_any_call(option, iam, aws, workdir, calls):
     make_plan(iam, workdir, aws)
     calls.clear()
-    result = cli("apply", "plan.json", option, "nowhere/out.txt")
+    write(workdir, "afile", "x")
+    result = cli("apply", "plan.json", option, "afile/out.txt")
     assert result.code == 1, result.out + result.err
     (line,) = result.err.splitlines()
-    assert line.startswith(f"error: {option} nowhere/out.txt: "), line
-    assert "does not exist" in line
+    assert line.startswith(f"error: {option} afile/out.txt: "), line
+    assert "not a directory" in line
     assert calls.records == []
     assert policy(iam)["MinimumPasswordLength"] == 8
+
+
+def test_a_missing_output_directory_is_made_before_the_first_call(iam, aws, workdir):
+    inv = write_inventory(workdir, aws, name="inv.yml")
+    write(workdir, "play.yml", BOOK)
+    result = cli("run", "play.yml", "-i", inv, "--check", "--plan-out", "out/plans/plan.json", "--report", "r/x.txt")
+    assert result.code == 2, result.out + result.err
+    assert (workdir / "out" / "plans" / "plan.json").is_file() and (workdir / "r" / "x.txt").is_file()
 
 
 def test_two_outputs_into_one_file_are_refused(iam, aws, workdir, calls):
