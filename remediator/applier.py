@@ -7,7 +7,6 @@ This is the only place (with rollback) that holds a writable client, and it runs
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from remediator import policydoc, registry
@@ -21,7 +20,6 @@ from remediator.model import (
     FAILED,
     SKIPPED,
     STALE,
-    Account,
     AccountRun,
     ApiCall,
     ChangeResult,
@@ -131,19 +129,6 @@ def run_calls(
             created.add(f"{kind}:{call.params[param]}")
 
 
-def journal_account(account: Account, session: AccountSession) -> Account:
-    """The account as the journal records it: with the account id the credentials were proven to reach, so
-    that rollback can prove its credentials reach that account too. An inventory may leave account_id out;
-    then the id the session found (reaching the account asked who the credentials are) is written."""
-    if account.account_id:
-        return account  # reaching the account proved the credentials are for it
-    try:
-        found = session.reader().identity().get("Account")
-    except RemediatorError:
-        return account  # rollback refuses an entry without an account id: it cannot prove where it writes
-    return replace(account, account_id=found) if isinstance(found, str) and found else account
-
-
 def apply_account(run: AccountRun, session: AccountSession, journal: Journal | None) -> None:
     """Apply run's changes in order; stop the account at its first failure. Fills run.results."""
     blocked = run.error or next((p.error for p in run.task_plans if p.error), "")
@@ -151,7 +136,7 @@ def apply_account(run: AccountRun, session: AccountSession, journal: Journal | N
         run.results += [ChangeResult(c.address, SKIPPED, "not applied: the account's plan failed") for c in run.changes]
         return
     reader = session.reader()
-    recorded = journal_account(run.account, session) if journal and run.changes else run.account
+
     applied_plans = []
     halted = ""
     created: set[str] = set()  # entities this run has made: calls naming them wait for IAM to propagate
@@ -178,7 +163,7 @@ def apply_account(run: AccountRun, session: AccountSession, journal: Journal | N
             if is_stale(live, change.before):
                 run.results.append(ChangeResult(change.address, STALE, stale_message(live, change.before)))
                 continue
-            seq = journal.begin(recorded, plan.args, change) if journal else 0
+            seq = journal.begin(run.account, plan.args, change) if journal else 0
             try:
                 run_calls(session, change.calls, created)
             except RemediatorError as exc:

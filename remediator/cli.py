@@ -424,9 +424,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         def planned(run: AccountRun) -> AccountRun:
             account = as_planned[run.account.name]
-            reached = report.reached.get(account.name)
-            if account.account_id is None and reached:  # apply writes to this account, and to no other
-                account = replace(account, account_id=reached)
+            if account.account_id is None and run.account.account_id:  # apply writes there, and nowhere else
+                account = replace(account, account_id=run.account.account_id)
             return replace(run, account=account)
 
         planfile.write(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from remediator import guards, registry
 from remediator.aws.context import ReadContext
@@ -54,6 +55,19 @@ def reach(session: AccountSession, *, confirm: bool = False) -> AccountSession:
     return reader
 
 
+def proven(account: Account, reader: AccountSession) -> Account:
+    """The account with the id its credentials were proven to reach. An inventory may leave account_id out;
+    the plan file and the journal then record the id found (reaching the account asked who the credentials
+    are), so that `apply` and `rollback` write to that account and to no other."""
+    if account.account_id:
+        return account  # reaching the account proved the credentials are for it
+    try:
+        found = reader.identity().get("Account")
+    except RemediatorError:
+        return account
+    return replace(account, account_id=found) if isinstance(found, str) and found else account
+
+
 def is_unreachable(run: AccountRun) -> bool:
     return run.unreachable or run.error.startswith(UNREACHABLE)
 
@@ -78,10 +92,12 @@ def plan_account(
     `timings` (when given) gets the seconds each task's planning took, keyed (account, task index)."""
     run = AccountRun(account=account, task_plans=plans)
     try:
-        ctx = ReadContext(reach(session))
+        reader = reach(session)
     except RemediatorError as exc:
         fail_account(run, str(exc))
         return run
+    run.account = proven(account, reader)
+    ctx = ReadContext(reader)
     for index, plan in enumerate(plans):
         if not plan.skipped:
             started = time.monotonic()

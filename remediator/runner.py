@@ -29,7 +29,7 @@ from remediator.aws.session import AccountSession, Hub
 from remediator.errors import GuardError, RemediatorError
 from remediator.journal import Journal
 from remediator.model import APPLIED, Account, AccountRun, TaskPlan
-from remediator.planner import fail_account, is_unreachable, plan_account, plan_task, reach
+from remediator.planner import fail_account, plan_account, plan_task, reach
 from remediator.report import Report
 
 
@@ -88,7 +88,6 @@ def run_playbook(
         began = time.monotonic()
         run = plan_account(account, task_plans.get(account.name, []), sessions[account.name], timings)
         timings[(account.name, None)] = time.monotonic() - began
-        _record_reached(report, run, sessions[account.name])
         watch.check(account)
         events.done(account)
         if options.check or not run.changes:
@@ -142,22 +141,6 @@ def apply_plan(runs: list[AccountRun], options: Options, *, events: Events | Non
                 events.finished(report, run)
         _record_elapsed(report, started)
     return report
-
-
-def _record_reached(report: Report, run: AccountRun, session: AccountSession) -> None:
-    """The account id the run's credentials reached (already known: reaching the account asked it)."""
-    if is_unreachable(run):
-        return
-    try:
-        account_id = session.reader().identity().get("Account")
-    except RemediatorError:
-        return
-    if isinstance(account_id, str) and account_id:
-        with _REACHED_LOCK:
-            report.reached[run.account.name] = account_id
-
-
-_REACHED_LOCK = threading.Lock()
 
 
 def _prepare_apply(run: AccountRun, session: AccountSession) -> None:

@@ -71,9 +71,6 @@ class Report:
     timings: dict[tuple[str, int | None], float] = field(default_factory=dict)
     elapsed: float | None = None  # the whole run's wall time, when measured
     title: str | None = None  # the markdown heading's subject: "remediator check" unless set (`show`: a plan)
-    # Account name → the AWS account id its credentials reached when planning (`run --plan-out` records
-    # it, so that `apply` writes to that account and no other, whatever the inventory said).
-    reached: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fail_on = check_fail_on(self.fail_on)
