@@ -119,7 +119,8 @@ def test_output_paths(tmp_path: Path) -> None:
     assert output_problem(tmp_path / "report.txt") is None
     assert output_problem(tmp_path / "file") is None  # an existing file is overwritten
     assert output_problem(tmp_path / "dir") == "is a directory; give a file name"
-    assert output_problem(tmp_path / "missing" / "r.txt") == f"directory {tmp_path / 'missing'} does not exist"
+    assert output_problem(tmp_path / "missing" / "r.txt") is None  # made now, before the first call
+    assert (tmp_path / "missing").is_dir()
     assert output_problem(tmp_path / "file" / "r.txt") == f"{tmp_path / 'file'} is not a directory"
     assert directory_problem(tmp_path / "new" / "journal") is None  # remediator creates it
     assert directory_problem(tmp_path / "file" / "journal") == f"{tmp_path / 'file'} is not a directory"
@@ -128,8 +129,9 @@ def test_output_paths(tmp_path: Path) -> None:
 def test_every_output_option_is_checked_and_none_twice(tmp_path: Path) -> None:
     args = argparse.Namespace(report=str(tmp_path / "r.json"), plan_out=str(tmp_path / "p.json"), journal=None)
     check_output_paths(args)
-    with pytest.raises(ConfigError, match=r"^--journal .*nope/j\.jsonl: directory .* does not exist$"):
-        check_output_paths(argparse.Namespace(**{**vars(args), "journal": str(tmp_path / "nope" / "j.jsonl")}))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match=r"^--journal .*afile/j\.jsonl: .*afile is not a directory$"):
+        check_output_paths(argparse.Namespace(**{**vars(args), "journal": str(tmp_path / "afile" / "j.jsonl")}))
     with pytest.raises(ConfigError, match="--plan-out and --report name the same file"):
         check_output_paths(argparse.Namespace(**{**vars(args), "plan_out": args.report}))
 
