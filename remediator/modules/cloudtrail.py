@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-from remediator import buckets, controls
+from remediator import buckets, changecheck, controls
 from remediator.buckets import BLOCK_ALL, MIN_RETENTION_DAYS, Bucket, check_bucket_name
 from remediator.toolkit import (
     ApiCall,
@@ -263,6 +263,38 @@ class CloudTrail(Module):
         if part == "event-selectors":
             return _selectors_state(trail)
         return {"IsLogging": bool(trail and trail.logging)}
+
+    # ---- plan files -------------------------------------------------------------------------------
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """Each piece is planned again from its before-image, with what the image does not hold taken from
+        the change: the trail's ARN (checked: this trail's name, in the address's region), the bucket's
+        region (its calls'), and the account and key prefix CloudTrail's bucket statements name (the prefix
+        checked against the task's when it names one). An edited call, undo, after-image or summary, a piece
+        of another trail or bucket, or one the args do not plan, is refused."""
+        scope = changecheck.scope_of(change, self.name)
+        region = scope.rsplit("/", 1)[-1]
+        kind, _, rest = change.resource.partition("/")
+        owner, _, part = rest.partition("/")
+        owners = {"bucket": args["bucket"], "trail": args["name"]}
+        if owners.get(kind) != owner:
+            return f"{change.resource!r} is neither the task's trail {args['name']!r} nor its bucket {args['bucket']!r}"
+        replan = _REPLANS.get((kind, part))
+        if replan is None:
+            return f"{change.resource!r} is not a piece of a trail this module plans"
+        if args.get("state") == "absent" and (kind, part, change.action) != ("trail", "", "delete"):
+            return "state: absent deletes the trail and changes nothing else"
+        try:
+            expected = replan(self, ChangeBuilder(scope, self.name), args, change, region)
+        except _Refused as exc:
+            return str(exc)
+        except TaskFailed as exc:
+            return f"the task's args refuse it: {exc}"
+        if expected is None:
+            return "the before-image already has what the task's args want: they plan no change"
+        return changecheck.difference(
+            expected, change, keys=(*changecheck.KEYS, "summary"), texts={"Policy": changecheck.json_value}
+        )
 
     # ---- planning ---------------------------------------------------------------------------------
 
@@ -691,3 +723,241 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return "none" if value in (None, "") else str(value)
+
+
+# ---- plan files: each piece planned again from its change ------------------------------------------------
+
+
+class _Refused(Exception):
+    """Why a change read from a plan file is not one this module plans."""
+
+
+def _is_dicts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+# what `Trail.management_events` and `_selectors` read of an event selector
+_SELECTOR = {
+    "ReadWriteType": changecheck.is_str,
+    "IncludeManagementEvents": changecheck.is_bool,
+    "DataResources": lambda v: isinstance(v, list),
+    "ExcludeManagementEventSources": lambda v: isinstance(v, list),
+}
+
+
+def _is_selectors(value: Any) -> bool:
+    return _is_dicts(value) and all(test(s[k]) for s in value for k, test in _SELECTOR.items() if k in s)
+
+
+def _is_statement(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("Sid", ""), str)
+
+
+def _is_bucket_policy(value: Any) -> bool:
+    """A policy as S3 returns it: statements (at least one), objects, each Sid a string."""
+    statements = value.get("Statement") if isinstance(value, dict) else None
+    statements = [statements] if isinstance(statements, dict) else statements
+    return isinstance(statements, list) and statements != [] and all(_is_statement(s) for s in statements)
+
+
+def _is_block(value: Any) -> bool:
+    """A public access block as S3 returns it: its four settings, each true or false."""
+    return isinstance(value, dict) and set(value) == set(BLOCK_ALL) and all(isinstance(v, bool) for v in value.values())
+
+
+SETTINGS = {
+    "S3BucketName": changecheck.is_str,
+    "S3KeyPrefix": changecheck.or_none(changecheck.is_str),
+    "IsMultiRegionTrail": changecheck.is_bool,
+    "IncludeGlobalServiceEvents": changecheck.is_bool,
+    "LogFileValidationEnabled": changecheck.is_bool,
+    "KmsKeyId": changecheck.or_none(changecheck.is_str),
+}
+
+
+def _image(change: Change, fields: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    problem = changecheck.shape_problem(change.before, fields, "before", partial=partial)
+    if problem:
+        raise _Refused(problem)
+    return change.before  # type: ignore[return-value]
+
+
+def _param(change: Change, name: str) -> Any:
+    return change.calls[0].params.get(name)
+
+
+def _trail_arn(value: Any, name: str, region: str, where: str) -> str:
+    """`value` when it is this trail's ARN in `region` (a trail is managed from its home region)."""
+    pattern = rf"arn:{buckets.partition_of(region)}:cloudtrail:{re.escape(region)}:[0-9]{{12}}:trail/{re.escape(name)}"
+    if not isinstance(value, str) or not re.fullmatch(pattern, value, re.ASCII):
+        raise _Refused(f"{where}: {value!r:.80} is not the ARN of trail {name} in {region}")
+    return value
+
+
+def _trail_ref(change: Change, param: str, name: str, region: str) -> str | None:
+    """The ARN the change's first call names the trail by, or None when it names a trail this plan creates."""
+    ref = _param(change, param)
+    return None if ref == name else _trail_arn(ref, name, region, f"calls[0].params.{param}")
+
+
+def _trail_of(name: str, arn: str, region: str, settings: dict[str, Any], **status: Any) -> Trail:
+    """The trail a before-image describes (its home region the account's, as `_own_trail` finds it)."""
+    return Trail(
+        name=name, arn=arn, home_region=region, bucket=settings.get("S3BucketName", ""),
+        prefix=settings.get("S3KeyPrefix"), multi_region=settings.get("IsMultiRegionTrail", False),
+        global_events=settings.get("IncludeGlobalServiceEvents", False),
+        log_file_validation=settings.get("LogFileValidationEnabled", False), kms_key_id=settings.get("KmsKeyId"),
+        organization=False, logging=status.get("logging", False),
+        event_selectors=tuple(status.get("selectors", ())), advanced_event_selectors=tuple(status.get("advanced", ())),
+    )  # fmt: skip
+
+
+def _bucket_of(change: Change, name: str, **documents: Any) -> Bucket:
+    """The bucket a piece's before-image describes, in the region its calls are sent to."""
+    region = change.calls[0].region
+    if region is None:
+        raise _Refused("calls[0].region: a bucket's calls are sent to the bucket's region")
+    fields = {"policy": None, "lifecycle_rules": None, "public_access_block": None, **documents}
+    return Bucket(name=name, region=region, **fields)
+
+
+def _kms_arn(args: dict[str, Any], after: Any) -> str | None:
+    """The key ARN `read` resolved the task's kms_key_id to, as the after-image names it (an after-image
+    without KmsKeyId: the trail has the key already, and the change compares nothing of it)."""
+    wanted = args.get("kms_key_id")
+    if not wanted or not isinstance(after, dict) or "KmsKeyId" not in after:
+        return wanted or None
+    value = after["KmsKeyId"]
+    if not isinstance(value, str) or check_kms_key_id(value) or ":key/" not in value:
+        raise _Refused(f"after.KmsKeyId: {value!r:.80} is not the ARN of a KMS key")
+    if ":key/" in wanted and value != wanted:
+        raise _Refused(f"after.KmsKeyId: {value!r:.80} is not the task's kms_key_id {wanted!r}")
+    return value
+
+
+def _prefix(args: dict[str, Any], logs: Any, where: str) -> str | None:
+    """The key prefix whose log folder is `logs` (`PREFIX/AWSLogs/`), the task's when it names one."""
+    if not isinstance(logs, str) or not logs.endswith("AWSLogs/"):
+        raise _Refused(f"{where}: {logs!r:.80} is not CloudTrail's log folder")
+    found = None if logs == "AWSLogs/" else logs.removesuffix("/AWSLogs/")
+    if "s3_key_prefix" in args and buckets.log_prefix(args["s3_key_prefix"] or None) != logs:
+        raise _Refused(f"{where}: {logs!r:.80} is not the log folder of the task's s3_key_prefix")
+    return (args["s3_key_prefix"] or None) if "s3_key_prefix" in args else found
+
+
+def _replan_bucket(module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str) -> Any:
+    if args.get("create_bucket", True) is False:
+        raise _Refused("create_bucket is false: the task creates no bucket")
+    return module._create_bucket(build, args["bucket"], region)
+
+
+def _replan_block(module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str) -> Any:
+    if not args.get("block_public_access", True):
+        raise _Refused("block_public_access is false: the task leaves the bucket's public access block alone")
+    before = _image(change, {"PublicAccessBlock": changecheck.or_none(_is_block)})
+    bucket = _bucket_of(change, args["bucket"], public_access_block=before["PublicAccessBlock"])
+    return module._public_access_block(build, args["bucket"], bucket, bucket.region)
+
+
+def _replan_policy(module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str) -> Any:
+    before = _image(change, {"Policy": changecheck.or_none(_is_bucket_policy)})
+    trail_arn, account_id, logs = _cloudtrail_grant(change.after, args["bucket"], args["name"], region)
+    prefix = _prefix(args, logs, "after.Policy")
+    bucket = _bucket_of(change, args["bucket"], policy=before["Policy"])
+    return module._policy(build, args["bucket"], bucket, bucket.region, prefix, account_id, trail_arn)
+
+
+def _cloudtrail_grant(after: Any, bucket: str, name: str, region: str) -> tuple[str, str, str]:
+    """(trail ARN, account id, log folder) that CloudTrail's two statements in an after-image name: the
+    trail must be this one; the account and folder are the ones `PutObject` is scoped to."""
+    policy = after.get("Policy") if isinstance(after, dict) else None
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
+    found = {s.get("Sid"): s for s in statements if _is_statement(s)} if isinstance(statements, list) else {}
+    acl, write = found.get(buckets.ACL_CHECK_SID), found.get(buckets.WRITE_SID)
+    try:
+        trail_arn = acl["Condition"]["StringEquals"]["aws:SourceArn"]  # type: ignore[index]
+        resource = write["Resource"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise _Refused("after.Policy: CloudTrail's two statements, scoped to the trail, are not in it") from None
+    trail_arn = _trail_arn(trail_arn, name, region, "after.Policy")
+    folder = re.fullmatch(
+        rf"arn:{buckets.partition_of(region)}:s3:::{re.escape(bucket)}/(.*AWSLogs/)([0-9]{{12}})/\*",
+        resource if isinstance(resource, str) else "",
+        re.ASCII | re.DOTALL,
+    )
+    if folder is None:
+        raise _Refused(f"after.Policy: {resource!r:.80} is not CloudTrail's log folder in bucket {bucket}")
+    return trail_arn, folder.group(2), folder.group(1)
+
+
+def _replan_lifecycle(
+    module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str
+) -> Any:
+    if "retention_days" not in args:
+        raise _Refused("the task names no retention_days: it adds no lifecycle rule")
+    # S3 has no empty lifecycle configuration: a bucket has rules, or none at all (null)
+    before = _image(change, {"LifecycleRules": changecheck.or_none(lambda v: _is_dicts(v) and v != [])})
+    after = change.after.get("LifecycleRules") if isinstance(change.after, dict) else None
+    ours = (
+        [r for r in after if isinstance(r, dict) and r.get("ID") == buckets.RETENTION_RULE_ID]
+        if _is_dicts(after)
+        else []
+    )
+    logs = (ours[0].get("Filter") or {}).get("Prefix") if ours and isinstance(ours[0].get("Filter"), dict) else None
+    prefix = _prefix(args, logs, "after.LifecycleRules")
+    rules = before["LifecycleRules"]
+    bucket = _bucket_of(change, args["bucket"], lifecycle_rules=None if rules is None else tuple(rules))
+    return module._lifecycle(build, args, bucket, bucket.region, prefix)
+
+
+def _replan_trail(module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str) -> Any:
+    name = args["name"]
+    if change.action == "create":
+        return module._trail(build, args, None, _kms_arn(args, change.after), region)[0]
+    if change.action == "delete":
+        if args.get("state") != "absent":
+            raise _Refused("the task's args do not delete the trail (that takes state: absent)")
+        before = _image(change, SETTINGS)
+        trail = _trail_of(
+            name, _trail_arn(_param(change, "Name"), name, region, "calls[0].params.Name"), region, before
+        )
+        return module._absent(build, trail, name).changes[0]
+    before = _image(change, SETTINGS, partial=True)
+    kms = _kms_arn(args, change.after)
+    wanted = wanted_settings(args) | ({"KmsKeyId": kms} if kms else {})
+    arn = _trail_arn(_param(change, "Name"), name, region, "calls[0].params.Name")
+    trail = _trail_of(name, arn, region, {**wanted, **before})
+    planned = module._trail(build, args, trail, kms, region)
+    return planned[0] if planned else None
+
+
+def _replan_selectors(
+    module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str
+) -> Any:
+    before = _image(change, {"EventSelectors": _is_selectors, "AdvancedEventSelectors": _is_dicts})
+    name = args["name"]
+    arn = _trail_ref(change, "TrailName", name, region)
+    trail = None if arn is None else _trail_of(
+        name, arn, region, {}, selectors=before["EventSelectors"], advanced=before["AdvancedEventSelectors"]
+    )  # fmt: skip
+    return module._selectors(build, args, trail, region)
+
+
+def _replan_logging(module: CloudTrail, build: ChangeBuilder, args: dict[str, Any], change: Change, region: str) -> Any:
+    before = _image(change, {"IsLogging": changecheck.is_bool})
+    name = args["name"]
+    arn = _trail_ref(change, "Name", name, region)
+    trail = None if arn is None else _trail_of(name, arn, region, {}, logging=before["IsLogging"])
+    return module._logging(build, args, trail, region)
+
+
+# (kind, piece) of a change's resource → how it is planned again
+_REPLANS = {
+    ("bucket", ""): _replan_bucket,
+    ("bucket", "public-access-block"): _replan_block,
+    ("bucket", "policy"): _replan_policy,
+    ("bucket", "lifecycle"): _replan_lifecycle,
+    ("trail", ""): _replan_trail,
+    ("trail", "event-selectors"): _replan_selectors,
+    ("trail", "logging"): _replan_logging,
+}

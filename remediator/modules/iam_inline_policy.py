@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator import awsrules, policydoc, policylint
+from remediator import awsrules, changecheck, policydoc, policylint
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
-from remediator.model import ApiCall
+from remediator.model import ApiCall, Change
 from remediator.policies import check_document, document_text
 from remediator.registry import Document, Module, PlanResult, register
 
@@ -37,6 +37,22 @@ def _parsed(document: Any) -> Any:
         return policydoc.parse(document)
     except (ValueError, TypeError):
         return document  # counted as its text
+
+
+def _is_document(value: Any) -> bool:
+    """A policy document as `read` gives it: parsed, and one IAM would take."""
+    if not isinstance(value, dict):
+        return False
+    try:
+        policydoc.normalize(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _meaning(document: Any) -> Any:
+    """A document (or its JSON text) as IAM reads it: two that mean the same compare equal."""
+    return policydoc.normalize(document)
 
 
 def target(args: dict[str, Any]) -> tuple[str, str]:
@@ -146,6 +162,31 @@ class InlinePolicy(Module):
         if current["document"] is None:
             return None
         return {"Document": current["document"]}
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """The change is what these args plan from its before-image (the live document, or none): the
+        document a put sends, and the after-image, mean what the args' document means; the undo puts the
+        before-image's document back (or deletes the policy it created); every call names the args'
+        entity and policy name. Documents are compared by meaning, as planning compares them."""
+        before = change.before
+        if before is not None:
+            problem = changecheck.shape_problem(before, {"Document": _is_document}, "before")
+            if problem:
+                return problem
+        current = {"exists": True, "document": None if before is None else before["Document"], "others": {}}
+        try:
+            planned = self.plan(args, current, changecheck.scope_of(change, self.name)).changes
+        except (TaskFailed, ValueError) as exc:  # ValueError: the args' document is not one IAM takes
+            return f"the task's args refuse it: {exc}"
+        if not planned:
+            return "the before-image already has what the task's args want: they plan no change"
+        return changecheck.difference(
+            planned[0],
+            change,
+            keys=(*changecheck.KEYS, "summary"),
+            texts={"PolicyDocument": _meaning},
+            images={"Document": _meaning},
+        )
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         kind, entity = target(args)

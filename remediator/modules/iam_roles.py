@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from remediator import selection, timeutil
+from remediator import changecheck, selection, timeutil
 from remediator.aws.context import ReadContext
 from remediator.awsrules import ROLE_LAST_USED_DAYS
 from remediator.changes import ChangeBuilder
@@ -162,6 +162,19 @@ class Roles(Module):
         role = find_role(current["roles"], resource)
         return None if role is None else state(role)
 
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A sweep's change follows from the args and the before-image alone: an update is exactly the cap
+        lowered from the image's value (its undo the image's value back), a delete exactly the calls that
+        unlink and delete the role the image names, and only with action: delete. Who asked for longer
+        sessions and when a role was last used relative to now are not in the change: the summary may
+        name callers, and a role used since the plan was made is stale at apply."""
+        build = ChangeBuilder(changecheck.scope_of(change, self.name), self.name)
+        if change.action == "update":
+            return check_cap(args, change, build)
+        if change.action == "delete":
+            return check_delete(args, change, build)
+        return f"action {change.action!r}: the sweep only lowers a role's session cap or deletes an unused role"
+
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         now = parse_time(current["now"])
         own = current.get("own_role")
@@ -190,16 +203,7 @@ class Roles(Module):
                 continue
             swept += 1
             if evidence and delete:
-                changes.append(
-                    build.delete(
-                        name,
-                        before=state(role),
-                        calls=role.delete_calls(),
-                        undo=None,
-                        summary=f"delete unused role {name} (cannot be undone: a new role gets a new id)",
-                        reason=f"not used within {days} days: {evidence}",
-                    )
-                )
+                changes.append(_delete_change(build, role, f"not used within {days} days: {evidence}"))
                 continue
             if above:
                 old = role.max_session_duration
@@ -210,19 +214,7 @@ class Roles(Module):
                 if impacts and not args.get("allow_caller_impact"):
                     refused.append(f"role {name} ({old} → {cap}): {named}")
                     continue
-                note = f"; callers that asked for longer sessions: {named} (allow_caller_impact: true)" if named else ""
-                changes.append(
-                    build.update(
-                        name,
-                        before={"MaxSessionDuration": old},
-                        after={"MaxSessionDuration": cap},
-                        calls=(ApiCall("iam", "update_role", _session_params(role, cap)),),
-                        undo=(ApiCall("iam", "update_role", _session_params(role, old)),),
-                        summary=f"role {name}: MaxSessionDuration {old} → {cap}"
-                        + (" (callers asked for longer sessions)" if named else ""),
-                        reason=f"above the cap of {cap} seconds{note}",
-                    )
-                )
+                changes.append(_cap_change(build, name, old, cap, named))
             if evidence:
                 caveat = (
                     f"; AWS tracks role last use for {ROLE_LAST_USED_DAYS} days only, so an older use is not seen"
@@ -286,6 +278,101 @@ def state(role: Role) -> dict[str, Any]:
     return {**role.image("MaxSessionDuration"), **role.deletion_image()}
 
 
-def _session_params(role: Role, seconds: int) -> dict[str, Any]:
+def _session_params(name: str, seconds: int) -> dict[str, Any]:
     # Only the field compared: AWS leaves a field UpdateRole is not given as it is.
-    return {"RoleName": role.name, "MaxSessionDuration": seconds}
+    return {"RoleName": name, "MaxSessionDuration": seconds}
+
+
+CALLERS_NOTE = " (callers asked for longer sessions)"
+
+
+def _cap_change(build: ChangeBuilder, name: str, old: int, cap: int, callers: str) -> Change:
+    """Lower one role's session cap; `callers` names those who asked for longer sessions ("" for none)."""
+    note = f"; callers that asked for longer sessions: {callers} (allow_caller_impact: true)" if callers else ""
+    return build.update(
+        name,
+        before={"MaxSessionDuration": old},
+        after={"MaxSessionDuration": cap},
+        calls=(ApiCall("iam", "update_role", _session_params(name, cap)),),
+        undo=(ApiCall("iam", "update_role", _session_params(name, old)),),
+        summary=f"role {name}: MaxSessionDuration {old} → {cap}" + (CALLERS_NOTE if callers else ""),
+        reason=f"above the cap of {cap} seconds{note}",
+    )
+
+
+def _delete_change(build: ChangeBuilder, role: Role, reason: str) -> Change:
+    return build.delete(
+        role.name,
+        before=state(role),
+        calls=role.delete_calls(),
+        undo=None,
+        summary=f"delete unused role {role.name} (cannot be undone: a new role gets a new id)",
+        reason=reason,
+    )
+
+
+# --------------------------------------------------------------------------- plan files
+
+# What a change's before-image holds, as `state` and the reader give it.
+CAP_IMAGE = {"MaxSessionDuration": lambda v: changecheck.is_int(v) and MIN_SESSION <= v <= MAX_SESSION}
+DELETE_IMAGE = {
+    **CAP_IMAGE,
+    "RoleName": changecheck.is_str,
+    "Arn": changecheck.is_str,
+    "Path": lambda v: isinstance(v, str) and v.startswith("/") and v.endswith("/"),
+    "CreateDate": changecheck.is_moment,
+    "LastUsed": changecheck.is_moment,
+    "InstanceProfiles": changecheck.is_strs,
+    "InlinePolicies": changecheck.is_strs,
+    "ManagedPolicies": changecheck.is_strs,
+    "PermissionsBoundary": changecheck.is_str,
+}
+
+
+def check_cap(args: dict[str, Any], change: Change, build: ChangeBuilder) -> str | None:
+    """An update lowers one role's MaxSessionDuration from its before-image to the args' cap, and its undo
+    puts the before-image's value back, both naming the change's role."""
+    cap = args.get("max_session_duration")
+    if cap is None:
+        return "the task's args set no max_session_duration: the sweep lowers no role's session cap"
+    problem = changecheck.shape_problem(change.before, CAP_IMAGE, "before")
+    if problem:
+        return problem
+    if selection.matches([change.resource], args.get("exclude") or []):
+        return f"role {change.resource} is excluded by the task's exclude globs"
+    old = change.before["MaxSessionDuration"]  # type: ignore[index]
+    if old <= cap:
+        return f"before.MaxSessionDuration: {old} is not above the cap of {cap} (the sweep lowers, never raises)"
+    expected = _cap_change(build, change.resource, old, cap, "callers" if change.summary.endswith(CALLERS_NOTE) else "")
+    return changecheck.difference(expected, change, keys=(*changecheck.KEYS, "summary"))
+
+
+def check_delete(args: dict[str, Any], change: Change, build: ChangeBuilder) -> str | None:
+    """A delete removes one unused role, named by its before-image, with exactly the calls its links need;
+    only a task with `action: delete` deletes, and never a role AWS manages or one the task does not select."""
+    if args.get("action") != "delete" or "unused_days" not in args:
+        return "the task's args do not delete roles (that takes action: delete with unused_days)"
+    problem = changecheck.shape_problem(change.before, DELETE_IMAGE, "before")
+    if problem:
+        return problem
+    role = _role_of_image(change.before)  # type: ignore[arg-type]
+    if role.name != change.resource:
+        return f"before.RoleName: {role.name!r} is not the change's role {change.resource!r}"
+    if not role.arn.endswith(f":role{role.path}{role.name}"):
+        return f"before.Arn: {role.arn!r} is not the ARN of role {role.path}{role.name}"
+    if role.aws_managed:
+        return f"role {role.name} is {aws_managed_reason(role)}: the sweep never deletes it"
+    if not selected(role, args):
+        return f"role {role.path}{role.name} is not selected by the task's include/exclude"
+    return changecheck.difference(_delete_change(build, role, ""), change, keys=(*changecheck.KEYS, "summary"))
+
+
+def _role_of_image(image: dict[str, Any]) -> Role:
+    """The role a delete's before-image describes (what it does not hold, a delete does not use)."""
+    return Role(
+        name=image["RoleName"], role_id="", arn=image["Arn"], path=image["Path"], create_date=image["CreateDate"],
+        description="", max_session_duration=image["MaxSessionDuration"], trust_policy={},
+        instance_profiles=tuple(image["InstanceProfiles"]), inline_policies=dict.fromkeys(image["InlinePolicies"], {}),
+        managed_policies=dict.fromkeys(image["ManagedPolicies"], ""), permissions_boundary=image["PermissionsBoundary"],
+        tags={}, last_used=image["LastUsed"],
+    )  # fmt: skip

@@ -33,7 +33,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from remediator import controls, selection, timeutil
+from remediator import changecheck, controls, selection, timeutil
 from remediator import userpolicies as user_policies
 from remediator.aws.context import ReadContext
 from remediator.changes import ChangeBuilder
@@ -46,6 +46,7 @@ from remediator.timeutil import iso, parse_time
 from remediator.users import (
     DELETE_WRITES,
     DEPENDENT_LISTS,
+    Dependents,
     ReportedKey,
     User,
     confirm,
@@ -127,7 +128,11 @@ def unused_evidence(user: User, now: datetime, days: int) -> str | None:
 
 
 def quarantine_date(user: User) -> date | None:
-    value = user.quarantined_at
+    return _tag_date(user.quarantined_at)
+
+
+def _tag_date(value: Any) -> date | None:
+    """The date a quarantine tag's value holds (the ISO date `disable` wrote), or None."""
     if not value:
         return None
     try:
@@ -324,6 +329,21 @@ class Users(Module):
     def load_current(self, data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "users": [User.from_json(u) for u in data["users"]]}
 
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A sweep's change follows from the args, the before-image and the day its tags carry: a disable is
+        exactly the quarantine of the image on that day, a delete exactly the calls that remove the user and
+        the dependents the image lists, a console removal exactly one DeleteLoginProfile, each naming the
+        change's user and each only with the action that makes it. Selection by path, the run's own user and
+        activity relative to now are not in the change: a user used since the plan was made is stale."""
+        build = ChangeBuilder(changecheck.scope_of(change, self.name), self.name)
+        if change.resource.endswith(CONSOLE_SUFFIX) and change.action == "delete":
+            return check_console(args, change, build)
+        if change.action == "disable":
+            return check_disable(args, change, build)
+        if change.action == "delete":
+            return check_delete(args, change, build)
+        return f"action {change.action!r}: the sweep disables, deletes, or removes a console password"
+
     def resource_state(self, current: dict[str, Any], resource: str) -> dict[str, Any] | None:
         console = resource.endswith(CONSOLE_SUFFIX)
         name = resource[: -len(CONSOLE_SUFFIX)] if console else resource
@@ -422,79 +442,229 @@ class Users(Module):
         return f"{counts['swept']} user(s) swept: {', '.join(parts)}"
 
     def _disable(self, build: ChangeBuilder, user: User, now: datetime, reason: str) -> Change | None:
-        name = user.name
-        day = now.date().isoformat()
-        calls: list[ApiCall] = []
-        undo: list[ApiCall] = []
-        done: list[str] = []
-        if not user.quarantine_policy:
-            document = json.dumps(QUARANTINE_DOCUMENT, separators=(",", ":"))
-            calls.append(
-                ApiCall(
-                    "iam", "put_user_policy",
-                    {"UserName": name, "PolicyName": QUARANTINE_POLICY, "PolicyDocument": document},
-                )
-            )  # fmt: skip
-            undo.append(ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": QUARANTINE_POLICY}))
-            done.append(f"attach deny-all inline policy {QUARANTINE_POLICY}")
-        active = active_key_ids(user)
-        if active and not user.live:
-            raise TaskFailed(f"user {name}: its access keys were not read live; cannot plan to deactivate them")
-        for key_id in active:
-            key_calls, key_undo = deactivate_calls(name, key_id, day)
-            calls += key_calls
-            undo = list(key_undo) + undo
-        if active:
-            done.append(f"deactivate {plural(len(active), 'key')} ({', '.join(active)})")
-        tagged = user.quarantined_at
-        if not tagged:
-            calls.append(
-                ApiCall("iam", "tag_user", {"UserName": name, "Tags": [{"Key": QUARANTINE_TAG, "Value": day}]})
-            )
-            undo.append(ApiCall("iam", "untag_user", {"UserName": name, "TagKeys": [QUARANTINE_TAG]}))
-            done.append(f"tag {QUARANTINE_TAG}={day}")
-        if not calls:
-            return None
-        before = _disable_image(user)
-        after = {**before, "QuarantinePolicy": True, "QuarantinedAt": tagged or day, "ActiveKeys": []}
-        return build.change(
-            "disable",
-            name,
-            before=before,
-            after=after,
-            calls=tuple(calls),
-            undo=tuple(undo),
-            summary=f"disable unused user {name}: {'; '.join(done)} (reversible: rollback re-activates the keys"
-            " and removes the policy and the tag)",
-            reason=reason,
-        )
+        if active_key_ids(user) and not user.live:
+            raise TaskFailed(f"user {user.name}: its access keys were not read live; cannot plan to deactivate them")
+        return _disable_change(build, user.name, _disable_image(user), now.date().isoformat(), reason)
 
     def _remove_console(self, build: ChangeBuilder, user: User, reason: str) -> Change:
-        name = user.name
-        return build.delete(
-            name + CONSOLE_SUFFIX,
-            before={"LoginProfile": True},
-            after={"LoginProfile": False},
-            calls=(ApiCall("iam", "delete_login_profile", {"UserName": name}),),
-            undo=None,
-            summary=f"remove console access of unused user {name}: delete its login profile (cannot be undone:"
-            " the password cannot be restored)",
-            reason=reason,
-        )
+        return _remove_console_change(build, user.name, reason)
 
     def _delete(self, build: ChangeBuilder, user: User, reason: str) -> Change:
-        name = user.name
         if user.dependents is None or not user.live:
-            raise TaskFailed(f"user {name}: its dependents were not read; cannot plan its deletion")
-        return build.delete(
-            name,
-            before=state(user),
-            calls=delete_user_calls(user),
-            undo=None,
-            summary=f"delete user {name} with {dependents_text(user)} (cannot be undone: a new user gets a new"
-            " id, new keys and no password)",
-            reason=reason,
+            raise TaskFailed(f"user {user.name}: its dependents were not read; cannot plan its deletion")
+        return _delete_change(build, user, reason)
+
+
+def _disable_change(build: ChangeBuilder, name: str, before: dict[str, Any], day: str, reason: str) -> Change | None:
+    """Quarantine one user from its disable image (`_disable_image`) on `day`: the deny-all policy, its
+    active keys deactivated (each tagged with `day`), the quarantine tag; None when all of it is there."""
+    calls: list[ApiCall] = []
+    undo: list[ApiCall] = []
+    done: list[str] = []
+    if not before["QuarantinePolicy"]:
+        document = json.dumps(QUARANTINE_DOCUMENT, separators=(",", ":"))
+        calls.append(
+            ApiCall(
+                "iam", "put_user_policy",
+                {"UserName": name, "PolicyName": QUARANTINE_POLICY, "PolicyDocument": document},
+            )
+        )  # fmt: skip
+        undo.append(ApiCall("iam", "delete_user_policy", {"UserName": name, "PolicyName": QUARANTINE_POLICY}))
+        done.append(f"attach deny-all inline policy {QUARANTINE_POLICY}")
+    active = list(before["ActiveKeys"])
+    for key_id in active:
+        key_calls, key_undo = deactivate_calls(name, key_id, day)
+        calls += key_calls
+        undo = list(key_undo) + undo
+    if active:
+        done.append(f"deactivate {plural(len(active), 'key')} ({', '.join(active)})")
+    tagged = before["QuarantinedAt"]
+    if not tagged:
+        calls.append(ApiCall("iam", "tag_user", {"UserName": name, "Tags": [{"Key": QUARANTINE_TAG, "Value": day}]}))
+        undo.append(ApiCall("iam", "untag_user", {"UserName": name, "TagKeys": [QUARANTINE_TAG]}))
+        done.append(f"tag {QUARANTINE_TAG}={day}")
+    if not calls:
+        return None
+    after = {**before, "QuarantinePolicy": True, "QuarantinedAt": tagged or day, "ActiveKeys": []}
+    return build.change(
+        "disable",
+        name,
+        before=before,
+        after=after,
+        calls=tuple(calls),
+        undo=tuple(undo),
+        summary=f"disable unused user {name}: {'; '.join(done)} (reversible: rollback re-activates the keys"
+        " and removes the policy and the tag)",
+        reason=reason,
+    )
+
+
+def _remove_console_change(build: ChangeBuilder, name: str, reason: str) -> Change:
+    return build.delete(
+        name + CONSOLE_SUFFIX,
+        before={"LoginProfile": True},
+        after={"LoginProfile": False},
+        calls=(ApiCall("iam", "delete_login_profile", {"UserName": name}),),
+        undo=None,
+        summary=f"remove console access of unused user {name}: delete its login profile (cannot be undone:"
+        " the password cannot be restored)",
+        reason=reason,
+    )
+
+
+def _delete_change(build: ChangeBuilder, user: User, reason: str) -> Change:
+    name = user.name
+    return build.delete(
+        name,
+        before=state(user),
+        calls=delete_user_calls(user),
+        undo=None,
+        summary=f"delete user {name} with {dependents_text(user)} (cannot be undone: a new user gets a new"
+        " id, new keys and no password)",
+        reason=reason,
+    )
+
+
+# --- plan files -----------------------------------------------------------------------------------------
+
+_STRS, _MOMENT = changecheck.is_strs, changecheck.is_moment
+DISABLE_IMAGE = {
+    "LastActivity": _MOMENT,
+    "QuarantinePolicy": changecheck.is_bool,
+    "QuarantinedAt": changecheck.or_none(changecheck.is_str),
+    "ActiveKeys": _STRS,
+}
+DELETE_IMAGE = {
+    "UserName": changecheck.is_str,
+    "CreateDate": _MOMENT,
+    **DISABLE_IMAGE,
+    "Keys": _STRS,
+    "LoginProfile": changecheck.is_bool,
+    "Groups": _STRS,
+    "InlinePolicies": _STRS,
+    "ManagedPolicies": _STRS,
+    **dict.fromkeys(DEPENDENT_LISTS, _STRS),
+}
+KEYS_AND_SUMMARY = (*changecheck.KEYS, "summary")
+
+
+def check_disable(args: dict[str, Any], change: Change, build: ChangeBuilder) -> str | None:
+    """A disable is exactly the quarantine of its before-image on the day its tags carry (an ISO date, the
+    same in every tag), planned by action: disable for a user unused for unused_days before that day."""
+    if args.get("action") != "disable" or args.get("unused_days") is None:
+        return "the task's args disable no user (that takes action: disable with unused_days)"
+    problem = changecheck.shape_problem(change.before, DISABLE_IMAGE, "before")
+    if problem:
+        return problem
+    before: dict[str, Any] = change.before  # type: ignore[assignment]
+    values = [tag.get("Value") if isinstance(tag, dict) else tag for tag in _tags_written(change)]
+    day = values[0] if values else ""
+    if values:
+        problem = changecheck.day_problem(day)
+        if problem:
+            return f"a tag's value {problem}: the sweep writes the day it quarantines a user"
+        problem = _activity_problem(before, day, args["unused_days"])
+        if problem:
+            return problem
+    problem = _used_since_quarantine(args, before)
+    if problem:
+        return problem
+    expected = _disable_change(build, change.resource, before, day, "")
+    if expected is None:
+        return "the user is quarantined already in its before-image: the task's args plan no change"
+    return changecheck.difference(expected, change, keys=KEYS_AND_SUMMARY)
+
+
+def check_console(args: dict[str, Any], change: Change, build: ChangeBuilder) -> str | None:
+    """Removing a console password is planned only with action: disable and remove_console_access."""
+    if args.get("action") != "disable" or not args.get("remove_console_access") or args.get("unused_days") is None:
+        return "the task's args remove no console password (that takes action: disable with remove_console_access)"
+    name = change.resource.removesuffix(CONSOLE_SUFFIX)
+    return changecheck.difference(_remove_console_change(build, name, ""), change, keys=KEYS_AND_SUMMARY)
+
+
+def check_delete(args: dict[str, Any], change: Change, build: ChangeBuilder) -> str | None:
+    """A delete removes the user its before-image names with exactly the calls its dependents need; only
+    action: delete (an unused user) or delete_after_days (a quarantined one, unused since) deletes."""
+    action = args.get("action", "report")
+    if action == "report" or (action == "disable" and args.get("delete_after_days") is None):
+        return "the task's args delete no user (that takes action: delete, or delete_after_days)"
+    problem = changecheck.shape_problem(change.before, DELETE_IMAGE, "before")
+    if problem:
+        return problem
+    before: dict[str, Any] = change.before  # type: ignore[assignment]
+    user = _user_of_image(before)
+    if user.name != change.resource:
+        return f"before.UserName: {user.name!r} is not the change's user {change.resource!r}"
+    stray = [k for k in before["ActiveKeys"] if k not in before["Keys"]]
+    if stray:
+        return f"before.ActiveKeys: {stray[0]!r} is not among the user's Keys"
+    quarantined = args.get("delete_after_days") is not None and quarantine_date(user) is not None
+    if not quarantined and (action != "delete" or args.get("unused_days") is None):
+        return "the user is not quarantined in its before-image: only action: delete with unused_days deletes it"
+    problem = _used_since_quarantine(args, before)
+    if problem:
+        return problem
+    return changecheck.difference(_delete_change(build, user, ""), change, keys=KEYS_AND_SUMMARY)
+
+
+def _tags_written(change: Change) -> list[Any]:
+    """The tags a change's TagUser calls write, in order."""
+    found: list[Any] = []
+    for call in change.calls:
+        if call.operation == "tag_user" and isinstance(call.params.get("Tags"), list):
+            found += call.params["Tags"]
+    return found
+
+
+def _activity_problem(before: dict[str, Any], day: str, days: int) -> str | None:
+    """A user quarantined on `day` for being unused `days` days had no activity after `day` - `days`."""
+    if before["LastActivity"] is None:
+        return None
+    active = parse_time(before["LastActivity"]).date()
+    if active + timedelta(days=days) > date.fromisoformat(day):
+        return (
+            f"before.LastActivity: {active.isoformat()} is within unused_days {days} of the day the change writes"
+            f" ({day}): the user is not unused"
         )
+    return None
+
+
+def _used_since_quarantine(args: dict[str, Any], before: dict[str, Any]) -> str | None:
+    """With delete_after_days, a quarantined user used since its quarantine is reported, never changed."""
+    if args.get("delete_after_days") is None or before["LastActivity"] is None:
+        return None
+    since = _tag_date(before["QuarantinedAt"])
+    if since is not None and parse_time(before["LastActivity"]).date() >= since:
+        return (
+            f"before.LastActivity: the user was used since its quarantine on {since.isoformat()}: the task reports"
+            " it and changes nothing"
+        )
+    return None
+
+
+def _user_of_image(image: dict[str, Any]) -> User:
+    """The user a delete's before-image describes, as far as the delete depends on it (`state` gives the
+    image back)."""
+    active = set(image["ActiveKeys"])
+    keys = tuple(
+        ReportedKey(key_id=k, status="Active" if k in active else "Inactive", create_date=None, last_used_date=None,
+                    last_used_service=None)
+        for k in image["Keys"]
+    )  # fmt: skip
+    tagged = image["QuarantinedAt"]
+    lists = {name: tuple(image[name]) for name in DEPENDENT_LISTS}
+    return User(
+        name=image["UserName"], arn="", path="/", create_date=image["CreateDate"],
+        tags={} if tagged is None else {QUARANTINE_TAG: tagged}, groups=tuple(image["Groups"]),
+        inline_policies=tuple(image["InlinePolicies"]), managed_policies=tuple(image["ManagedPolicies"]),
+        quarantine_policy=image["QuarantinePolicy"], console=image["LoginProfile"], mfa_active=False,
+        password_last_used=image["LastActivity"], keys=keys, live=True,
+        dependents=Dependents(
+            signing_certificates=lists["SigningCertificates"], ssh_public_keys=lists["SSHPublicKeys"],
+            service_specific_credentials=lists["ServiceSpecificCredentials"], mfa_devices=lists["MFADevices"],
+        ),
+    )  # fmt: skip
 
 
 def _find(users: list[User], name: str) -> User | None:

@@ -683,3 +683,125 @@ def test_a_plan_that_is_not_a_regular_file_is_refused_without_reading_it(workdir
     os.mkfifo(workdir / "fifo.json")  # nothing ever writes to it: reading it would wait forever
     for name in ("dir.json", "fifo.json"):
         assert_refused(cli("apply", name), calls, "not a regular file", plan=name)
+
+
+# ------------------------------------------------------------------ the sweeps', inline policies' and trails' changes
+
+# A plan of every module whose changes `check_change` judges: a role capped and an unused one deleted, an
+# unused user quarantined, an inline policy put, a trail made from nothing. Made for real; each edit below
+# is refused whole before any call (the values inside iam_roles' images, left out of the corpus above, too),
+# and the plan as written applies.
+MODULES_BOOK = """\
+- accounts: all
+  tasks:
+    - name: Roles
+      iam_roles: {max_session_duration: 3600, unused_days: 90, action: delete, check_callers: false}
+    - name: Users
+      iam_users: {unused_days: 90, action: disable}
+    - name: Inline
+      iam_inline_policy:
+        user: alice
+        policy_name: artifacts
+        document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
+    - name: Trail
+      cloudtrail: {name: account-trail, bucket: cloudtrail-logs-123456789012, retention_days: 365}
+"""
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def _change_at(data: dict[str, Any], resource: str) -> str:
+    for j, plan in enumerate(data["accounts"][0]["task_plans"]):
+        for k, change in enumerate(plan["changes"]):
+            if change["resource"] == resource:
+                return f"accounts[0].task_plans[{j}].changes[{k}]"
+    raise AssertionError(f"no change to {resource}")
+
+
+def _module_edits(data: dict[str, Any]) -> dict[str, tuple[list[tuple[str, Any]], str]]:
+    """name → (edits, what the refusal says): each a change a reviewer might miss, made consistent."""
+    cap, delete, user = _change_at(data, "long"), _change_at(data, "old"), _change_at(data, "stale")
+    inline, trail = _change_at(data, "user/alice/artifacts"), _change_at(data, "trail/account-trail")
+    policy = _change_at(data, "bucket/cloudtrail-logs-123456789012/policy")
+    statements = _get(data, f"{policy}.after.Policy.Statement")
+    broad = [{**s, "Action": "s3:*"} if s.get("Action") == "s3:PutObject" else s for s in statements]
+    user_calls = _get(data, f"{user}.calls")
+    last = len(_get(data, f"{delete}.calls")) - 1
+    return {
+        "cap raised": ([(f"{cap}.calls[0].params.MaxSessionDuration", 43200)], "MaxSessionDuration: 43200"),
+        "cap and image both raised": (
+            [(f"{cap}.calls[0].params.MaxSessionDuration", 7200), (f"{cap}.after.MaxSessionDuration", 7200)],
+            "after.MaxSessionDuration: 7200 where the task's args plan 3600",
+        ),
+        "cap undo lowered": ([(f"{cap}.undo[0].params.MaxSessionDuration", 3600)], "undo[0].params"),
+        "cap before edited": ([(f"{cap}.before.MaxSessionDuration", 3600)], "not above the cap"),
+        "delete of another role": ([(f"{delete}.calls[{last}].params.RoleName", "long")], "RoleName: 'long'"),
+        "quarantine without its policy": ([(f"{user}.calls", user_calls[1:])], "calls: "),
+        "inline policy allows all": (
+            [
+                (f"{inline}.calls[0].params.PolicyDocument", json.dumps(ALLOW_ALL)),
+                (f"{inline}.after.Document", ALLOW_ALL),
+            ],
+            "after.Document",
+        ),
+        "trail in one region": (
+            [(f"{trail}.calls[0].params.IsMultiRegionTrail", False), (f"{trail}.after.IsMultiRegionTrail", False)],
+            "after.IsMultiRegionTrail: false where the task's args plan true",
+        ),
+        "bucket policy lets CloudTrail do anything": (
+            [
+                (f"{policy}.after.Policy.Statement", broad),
+                (f"{policy}.calls[0].params.Policy", json.dumps({"Version": "2012-10-17", "Statement": broad})),
+            ],
+            "'s3:*' where the task's args plan 's3:PutObject'",
+        ),
+    }
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    node: Any = data
+    for step in _steps(path):
+        node = node[step]
+    return node
+
+
+def test_edited_changes_of_the_sweeps_inline_policies_and_trails_are_refused_and_real_ones_apply(
+    iam, aws, workdir, calls, pinned_clock
+):
+    import boto3
+
+    from tests.emulator import age_role, age_user, make_role, populated_role
+
+    make_role(iam, "long", MaxSessionDuration=43200)
+    age_role("long", 200, 1)
+    arn = iam.create_policy(PolicyName="p", PolicyDocument=json.dumps(ALLOW_ALL))["Policy"]["Arn"]
+    populated_role(iam, "old", arn)
+    age_role("old", 200)
+    iam.create_user(UserName="stale")
+    age_user("stale", 200)
+    iam.create_user(UserName="alice")
+    inv = write_inventory(workdir, aws, name="inv.yml")
+    play = write(workdir, "play.yml", MODULES_BOOK)
+    made = cli("run", play, "-i", inv, "--check", "--plan-out", "plan.json")
+    assert made.code == 2, made.out + made.err
+    base = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    edits = _module_edits(base)
+    calls.clear()
+    for name, (changes, says) in edits.items():
+        data = copy.deepcopy(base)
+        for path, value in changes:
+            _set(data, path, value)
+        save(workdir, data)
+        line = assert_refused(cli("apply", "plan.json"), calls, says)
+        assert ".changes[" in line, f"{name}: {line}"
+    assert iam.get_role(RoleName="long")["Role"]["MaxSessionDuration"] == 43200
+    assert "old" in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+
+    save(workdir, base)
+    applied = cli("apply", "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert iam.get_role(RoleName="long")["Role"]["MaxSessionDuration"] == 3600
+    assert "old" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert iam.list_user_policies(UserName="stale")["PolicyNames"] == ["remediator-quarantine"]
+    assert iam.list_user_policies(UserName="alice")["PolicyNames"] == ["artifacts"]
+    trails = boto3.client("cloudtrail", endpoint_url=aws, region_name="us-east-1").describe_trails()["trailList"]
+    assert [t["Name"] for t in trails] == ["account-trail"]
