@@ -92,7 +92,7 @@ def test_a_before_image_of_the_wrong_shape_is_refused(before: Any, says: str) ->
 
 
 def test_the_base_module_adds_no_check() -> None:
-    assert registry.get("iam_roles").check_change({}, planned()) is None
+    assert registry.get("iam_admins").check_change({}, planned()) is None
 
 
 # ------------------------------------------------------------------ regions
