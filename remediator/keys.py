@@ -146,18 +146,33 @@ def deactivation_tag(key_id: str) -> str:
     return f"{DEACTIVATED_TAG_PREFIX}{key_id}"
 
 
-def deactivate_calls(user: str, key_id: str, day: str) -> tuple[tuple[ApiCall, ...], tuple[ApiCall, ...]]:
-    """(calls, undo) to deactivate one key and record on its user when remediator did it."""
+def deactivate_calls(
+    user: str, key_id: str, day: str, *, tagged_on: str | None = None
+) -> tuple[tuple[ApiCall, ...], tuple[ApiCall, ...]]:
+    """(calls, undo) to deactivate one key and record on its user when remediator did it.
+
+    The dated tag is written first, then the key is deactivated. The two writes are one change, and a run
+    can be killed between them: tag first, what a cut leaves is an active key carrying the tag, which the
+    next run finds still breaking its rule and deactivates (completing the change). The other order would
+    leave an inactive key without the tag, which no later run can tell from a key someone else switched off:
+    `delete_after_days` would never find it, and dating it then would start the deletion clock on keys that
+    were never ours. So an inactive key without the tag is never dated by remediator (see iam_access_keys).
+    `tagged_on`: the date the user's tag already holds for this key (a cut run's, or one from before someone
+    re-activated the key): the tag is written again only if it differs, and the undo puts that date back.
+    The undo re-activates first, so a rollback cut between its writes leaves the same safe state.
+    """
     tag = deactivation_tag(key_id)
-    calls = (
-        ApiCall("iam", "update_access_key", {"UserName": user, "AccessKeyId": key_id, "Status": "Inactive"}),
-        ApiCall("iam", "tag_user", {"UserName": user, "Tags": [{"Key": tag, "Value": day}]}),
-    )
-    undo = (
-        ApiCall("iam", "update_access_key", {"UserName": user, "AccessKeyId": key_id, "Status": "Active"}),
-        ApiCall("iam", "untag_user", {"UserName": user, "TagKeys": [tag]}),
-    )
-    return calls, undo
+    key = {"UserName": user, "AccessKeyId": key_id}
+    deactivate = ApiCall("iam", "update_access_key", {**key, "Status": "Inactive"})
+    reactivate = ApiCall("iam", "update_access_key", {**key, "Status": "Active"})
+    if tagged_on == day:
+        return (deactivate,), (reactivate,)
+    calls = (ApiCall("iam", "tag_user", {"UserName": user, "Tags": [{"Key": tag, "Value": day}]}), deactivate)
+    if tagged_on is None:
+        restore_tag = ApiCall("iam", "untag_user", {"UserName": user, "TagKeys": [tag]})
+    else:
+        restore_tag = ApiCall("iam", "tag_user", {"UserName": user, "Tags": [{"Key": tag, "Value": tagged_on}]})
+    return calls, (reactivate, restore_tag)
 
 
 def delete_key_call(user: str, key_id: str) -> ApiCall:

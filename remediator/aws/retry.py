@@ -5,6 +5,11 @@ attempts and total time; each retry is logged at debug. Anything else fails at o
 With a rate `limiter` (the account's token bucket, `remediator.aws.ratelimit`), every attempt waits
 for a token, a throttle halves the account's rate and a success lets it creep back up.
 
+A write whose answer is lost (a 5xx, or a connection that drops after the request went out) may have been
+applied: repeating it blindly duplicates it (CreatePolicyVersion makes one more version) or fails on its own
+success (CreateRole answers EntityAlreadyExists). A write carries a `LostAnswer` that says how it finds out
+(`remediator.aws.session` gives each operation its own), and `call_with_retry` follows it.
+
 botocore is imported on first use, not with this module: commands that call no AWS API (`--version`,
 `doc`, `schema`, `validate`) must not pay for importing it.
 """
@@ -100,6 +105,89 @@ def is_retryable(exc: BaseException, also: frozenset[str] = frozenset()) -> bool
     return isinstance(exc, connection_errors())
 
 
+def is_ambiguous(exc: BaseException) -> bool:
+    """A failure after which the request may have been applied: a 5xx (AWS may fail after the change), or
+    a connection lost once the request was sent (closed, reset, read timeout). A throttle or another 4xx
+    means AWS did nothing, and so does a connection never made."""
+    import botocore.exceptions
+
+    if isinstance(exc, _client_error()):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0  # type: ignore[attr-defined]
+        return status >= 500 and error_code(exc) not in THROTTLING_CODES
+    return isinstance(exc, (botocore.exceptions.ConnectionClosedError, botocore.exceptions.ReadTimeoutError))
+
+
+class OutcomeUnknown(AwsError):
+    """A write failed with a lost answer (`is_ambiguous`) and was not, or could not be, settled: it may have
+    been applied. Not repeated blindly; the next run reads what is there and plans from it."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(operation, code, f"{message} (the answer was lost: the request may have been applied)")
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """How one write learns, after an attempt whose answer was lost, whether that attempt was applied.
+
+    `probe()` reads it: the answer to give if the write is in place, None if it is not, an AwsError if the
+    entity is there but is not what the write asked for (someone else's, or changed since: not ours to take).
+    `found_codes` are the errors a repeat answers when the lost attempt was applied (EntityAlreadyExists for
+    a create, NoSuchEntity for a delete): only after a lost answer, and then `probe` decides. `probe_first`:
+    a repeat would not fail but duplicate the write (CreatePolicyVersion), so `probe` runs before it.
+    `blind`: neither safe to repeat nor readable (CreateAccessKey): fails at once as OutcomeUnknown. The
+    default, nothing set, is a write that is the same when repeated (UpdateRole, PutRolePolicy, TagUser).
+    """
+
+    probe: Callable[[], Any] | None = None
+    found_codes: frozenset[str] = frozenset()
+    probe_first: bool = False
+    blind: bool = False
+
+
+REPEATABLE = LostAnswer()
+
+
+def settling(fn: Callable[[], T], lost: LostAnswer, operation: str) -> Callable[[], T]:
+    """fn, each attempt after a lost answer first settled as `lost` says (see LostAnswer)."""
+    maybe_applied = False
+
+    def found() -> Any:
+        assert lost.probe is not None
+        answer = lost.probe()
+        if answer is not None:
+            log.info("%s: the answer was lost, and the write is in place: not repeated", operation)
+        return answer
+
+    def attempt() -> T:
+        nonlocal maybe_applied
+        if maybe_applied and lost.probe_first and lost.probe is not None:
+            answer = found()
+            if answer is not None:
+                return answer  # type: ignore[no-any-return]
+        try:
+            return fn()
+        except Exception as exc:
+            if maybe_applied and lost.probe is not None and error_code(exc) in lost.found_codes:
+                answer = found()
+                if answer is not None:
+                    return answer  # type: ignore[no-any-return]
+                raise
+            if is_ambiguous(exc):
+                maybe_applied = True
+                if lost.blind:
+                    raise _unknown(operation, exc) from exc
+            raise
+
+    return attempt
+
+
+def _unknown(operation: str, exc: BaseException) -> OutcomeUnknown:
+    if isinstance(exc, _client_error()):
+        err = exc.response.get("Error", {})  # type: ignore[attr-defined]
+        return OutcomeUnknown(operation, str(err.get("Code", "Unknown")), str(err.get("Message", "")))
+    return OutcomeUnknown(operation, type(exc).__name__, str(exc))
+
+
 def is_throttle(exc: BaseException) -> bool:
     return isinstance(exc, _client_error()) and error_code(exc) in THROTTLING_CODES
 
@@ -130,12 +218,14 @@ def call_with_retry(
     also: frozenset[str] = frozenset(),
     on_retry: Callable[[str], None] | None = None,
     limiter: TokenBucket | None = None,
+    lost: LostAnswer | None = None,
 ) -> T:
     """Run fn under the policy; failures become AwsError('failed to <operation>: Code: Message').
 
     `also` names error codes retried besides throttling and server errors (NoSuchEntity after a create);
     `on_retry` hears the error code of each retry (a reader that reports its coverage counts them);
-    `limiter` is the account's token bucket, taken from before each attempt.
+    `limiter` is the account's token bucket, taken from before each attempt; `lost` (writes) says how an
+    attempt whose answer was lost is settled, and a write whose last answer was lost fails as OutcomeUnknown.
     """
     import botocore.exceptions
     import botocore.parsers
@@ -163,8 +253,16 @@ def call_with_retry(
         before_sleep=log_retry,
         reraise=True,
     )
+    attempt = limited(fn, limiter)
+    if lost is not None:
+        attempt = settling(attempt, lost, operation)
     try:
-        return retrying(limited(fn, limiter))
+        try:
+            return retrying(attempt)
+        except Exception as exc:
+            if lost is not None and is_ambiguous(exc):
+                raise _unknown(operation, exc) from exc
+            raise
     except botocore.exceptions.ClientError as exc:
         err = exc.response.get("Error", {})
         raise AwsError(operation, str(err.get("Code", "Unknown")), str(err.get("Message", "")))

@@ -26,6 +26,13 @@ is one change or one finding with its evidence. A key is only ever changed for w
 (Cloud Custodian's #5583 disabled users' other keys); the key the run signs with is never changed but
 reported with the reason.
 
+A deactivation is two writes, the dated tag first (`keys.deactivate_calls`): a run killed between them leaves
+an active key carrying the tag, and the next run completes the change (the tag is not written again when it
+already holds today's date). An inactive key without the tag is not dated, whatever the rules say of it: no
+run of remediator leaves one, so it was switched off by someone else (or by a remediator that wrote the tag
+second), and dating it now would start `delete_after_days`' clock on a key that remediator never deactivated
+and whose owner may keep it switched off on purpose. Such keys are left alone, as before.
+
 Age alone is only reported by default: switching off a key in use breaks whoever uses it. `enforce_rotation`
 lets an organisation that must rotate act anyway, on keys older than `max_age_days` + `rotation_grace_days`;
 such a key's last use is always read live, the change names what breaks, and its before-image leaves the
@@ -652,7 +659,7 @@ class AccessKeys(Module):
         if (unused or enforced) and rules.action == "delete":
             return self._delete(build, resource, user, key_id, before, marks, reason, why, what_breaks), None
         day = now.date().isoformat()
-        calls, undo = deactivate_calls(user, key_id, day)
+        calls, undo = deactivate_calls(user, key_id, day, tagged_on=marks.get(key_id))
         change = build.change(
             "disable",
             resource,
