@@ -62,7 +62,7 @@ def test_four_steps_deactivate_only_the_stale_key_never_its_sibling(iam, aws, wo
     assert status(iam, "bob") == {stale: "Inactive", busy: "Active"}
     assert status(iam, "carol") == {young: "Active"}
     assert tags(iam, "bob") == {TAG + stale: today()}
-    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+    assert calls.mutating == ["TagUser", "UpdateAccessKey"]  # dated first: a cut leaves an active tagged key
 
     calls.clear()
     third = cli("run", book, "-i", inv)
@@ -241,7 +241,7 @@ def test_a_key_used_between_plan_and_apply_is_stale_and_left_alone(iam, aws, wor
     assert f"stale: test/global/iam_access_keys/mia/{used_later}" in applied.out
     assert status(iam, "mia") == {used_later: "Active"}
     assert status(iam, "ned") == {still_idle: "Inactive"}
-    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+    assert calls.mutating == ["TagUser", "UpdateAccessKey"]  # dated first: a cut leaves an active tagged key
 
 
 def plan_changes(path):
@@ -321,7 +321,7 @@ def test_a_key_used_after_a_check_mode_plan_is_refused_at_apply_with_the_reason(
     assert "a change planned on the report is stale and is not made" in warning
     assert status(iam, "quin") == {used_later: "Active"}
     assert status(iam, "rosa") == {still_idle: "Inactive"}
-    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+    assert calls.mutating == ["TagUser", "UpdateAccessKey"]  # dated first: a cut leaves an active tagged key
 
 
 def test_keys_remediator_deactivated_are_not_read_again_until_due(iam, aws, workdir, calls):
@@ -403,7 +403,7 @@ def test_four_steps_enforced_rotation_deactivates_an_old_key_in_use_never_its_si
     assert second.code == 0, second.out + second.err
     assert status(iam, "app") == {old: "Inactive", sibling: "Active"}
     assert tags(iam, "app") == {TAG + old: today()}  # reversible: rollback finds it again
-    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+    assert calls.mutating == ["TagUser", "UpdateAccessKey"]  # dated first: a cut leaves an active tagged key
 
     calls.clear()
     third = cli("run", book, "-i", inv)
@@ -438,7 +438,7 @@ def test_an_enforced_change_is_not_stale_when_the_key_is_used_after_the_plan(iam
     applied = cli("apply", "plan.json")
     assert applied.code == 0, applied.out + applied.err
     assert status(iam, "app") == {old: "Inactive"}
-    assert calls.mutating == ["UpdateAccessKey", "TagUser"]
+    assert calls.mutating == ["TagUser", "UpdateAccessKey"]  # dated first: a cut leaves an active tagged key
 
 
 @pytest.mark.parametrize(

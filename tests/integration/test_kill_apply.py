@@ -223,17 +223,9 @@ def test_killed_apply_is_completed_by_its_rerun_without_a_duplicate_write(iam, a
     assert_converged(book, inv, calls)
 
 
-# Killed after CreateRole was journalled and before it was sent: rollback runs the undo of a change that never
-# happened (DeleteRole → NoSuchEntity) and fails. The fix is rollback's (remediator/rollback.py): an entry begun
-# and never ended whose resource is still in its before-state was not applied, and has nothing to undo.
-NEVER_SENT = pytest.mark.xfail(
-    strict=True, reason="rollback undoes a begun change that was never sent (remediator/rollback.py)"
-)
-
-
-@pytest.mark.parametrize(
-    "point", [pytest.param(p, marks=NEVER_SENT) if p.startswith("before") else p for p in KILL_POINTS]
-)
+# "before:N" kills after CreateRole was journalled and before it was sent: the entry is begun and never
+# ended, its resource still in its before-state, so rollback has nothing to undo for it (and says so).
+@pytest.mark.parametrize("point", KILL_POINTS)
 def test_rollback_of_the_truncated_journal_restores_the_account(iam, aws, workdir, point):
     book, inv, keys = seed(iam, workdir, aws)
     journal, _ = kill_apply(workdir, book, inv, point)

@@ -155,9 +155,9 @@ ROLES: dict[str, tuple[str, str, dict[str, Any], dict[str, Any] | None, str]] = 
 
 DAY = "2026-06-01"
 USERS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any] | None, str]] = {
-    "tag value not a date": ("disable_plan_and_its_undo", "stale", {"calls[2].params.Tags[0].Value": "soon"}, None,
+    "tag value not a date": ("disable_plan_and_its_undo", "stale", {"calls[1].params.Tags[0].Value": "soon"}, None,
                              "'soon' is not an ISO date (YYYY-MM-DD)"),
-    "tag value not a day": ("disable_plan_and_its_undo", "stale", {"calls[2].params.Tags[0].Value": "2026-02-30"},
+    "tag value not a day": ("disable_plan_and_its_undo", "stale", {"calls[1].params.Tags[0].Value": "2026-02-30"},
                             None, "'2026-02-30' is not a date"),
     "tags of two days": ("disable_plan_and_its_undo", "stale", {"calls[3].params.Tags[0].Value": "2026-06-02"}, None,
                          "calls[3].params.Tags[0].Value: '2026-06-02' where the task's args plan '2026-06-01'"),
