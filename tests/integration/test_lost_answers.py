@@ -9,6 +9,8 @@ retry of a non-idempotent write must not duplicate it (CreatePolicyVersion) nor 
 from __future__ import annotations
 
 import json
+import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +19,12 @@ import pytest
 from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
-from remediator.aws import retry
+from remediator.aws import ratelimit, retry
 from remediator.aws.retry import OutcomeUnknown
-from remediator.aws.session import AccountSession
+from remediator.aws.session import AccountSession, is_mutating
 from remediator.model import Account
 from tests.conftest import assert_converged, cli, write, write_inventory
-from tests.emulator import TRUST
+from tests.emulator import TRUST, age_key
 from tests.faults import json_error, query_error
 
 ACCOUNT = "123456789012"
@@ -252,3 +254,72 @@ def test_an_idempotent_write_whose_answers_are_all_lost_fails_as_outcome_unknown
         client.call("update_account_password_policy", MinimumPasswordLength=14)
     assert lost.seen == retry.DEFAULT_POLICY.attempts  # repeated: the same write again changes nothing
     assert iam.get_account_password_policy()["PasswordPolicy"]["MinimumPasswordLength"] == 14
+
+
+class RandomFaults:
+    """Each IAM request throttled with probability `throttle`, or applied and then answered 503 with probability
+    `lost` (seeded). Writes are sent on by the handler itself: `applied` counts what the emulator applied."""
+
+    def __init__(self, throttle: float, lost: float, seed: int) -> None:
+        self.throttle, self.lost = throttle, lost
+        self.rng = random.Random(seed)
+        self.applied: Counter[str] = Counter()
+        self.active = True
+        self._http = URLLib3Session()
+
+    def __call__(self, client: Any) -> None:
+        if client.meta.service_model.service_name == "iam":
+            client.meta.events.register("before-send.iam.*", self._send)
+
+    def _send(self, request: Any, event_name: str, **_: Any) -> Any:
+        operation = event_name.rsplit(".", 1)[-1]
+        draw = self.rng.random() if self.active else 1.0
+        if draw < self.throttle:
+            return query_error("Throttling", "Rate exceeded")
+        if not is_mutating(operation) and draw >= self.throttle + self.lost:
+            return None
+        answer = self._http.send(request)
+        if is_mutating(operation) and answer.status_code < 300:
+            self.applied[f"{operation} {request.body}"] += 1
+        if draw < self.throttle + self.lost:
+            return query_error("ServiceUnavailable", "Service Unavailable", 503)
+        return answer
+
+
+MANY = "".join(
+    [
+        "    - iam_password_policy: {minimum_length: 14}\n",
+        *(f"    - iam_role: {{name: app-{n}, trust_policy: '{json.dumps(TRUST)}'}}\n" for n in range(4)),
+        *(f"    - iam_policy: {{name: p-{n}, document: '{json.dumps(DOC_B)}'}}\n" for n in range(3)),
+        "    - iam_access_keys: {unused_days: 90, action: deactivate}\n",
+    ]
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_run_under_throttles_and_lost_answers_converges_without_a_duplicate(
+    iam, aws, workdir, calls, client_hooks, monkeypatch, seed
+):
+    """A third of the requests throttled and one in twenty applied with the answer lost: the run converges,
+    the account is as a fault-free run leaves it, and no create was applied twice."""
+    monkeypatch.setattr(retry, "DEFAULT_POLICY", retry.RetryPolicy(attempts=15, base_delay=0.001, max_delay=0.01))
+    monkeypatch.setattr(ratelimit, "account_bucket", lambda name="": ratelimit.TokenBucket(1000, name=name))
+    for n in range(3):
+        iam.create_policy(PolicyName=f"p-{n}", PolicyDocument=json.dumps(DOC_A))
+    keys = []
+    for user in ("alice", "bob", "carol"):
+        iam.create_user(UserName=user)
+        keys.append(iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"])
+        age_key(keys[-1], 400, 200)
+    faults = RandomFaults(0.30, 0.05, seed)
+    client_hooks.append(faults)
+    book, inv = play(workdir, MANY), write_inventory(workdir, aws)
+
+    result = cli("run", book, "-i", inv)
+    assert result.code == 0, result.out + result.err
+    faults.active = False
+    twice = [w for w, count in faults.applied.items() if count > 1 and w.startswith("Create")]
+    assert twice == []
+    assert all(versions(iam, policy_arn(f"p-{n}")) == {"v1": False, "v2": True} for n in range(3))
+    assert sorted(r["RoleName"] for r in iam.list_roles()["Roles"]) == [f"app-{n}" for n in range(4)]
+    assert_converged(book, inv, calls)
