@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -132,3 +134,75 @@ def test_account_and_hub_buckets_are_separate_budgets() -> None:
     one, other, hub = account_bucket("a"), account_bucket("b"), hub_bucket()
     assert one is not other and hub is not one
     assert one.max_rate >= one.rate > 0 and hub.rate > 0
+
+
+# --- throttles that follow the rate, and throttles that do not ---------------------------------------
+
+
+def aws_limit(rate: float) -> Callable[[float], bool]:
+    """AWS's side: a token bucket of `rate` calls a second (bursts of `rate`); True: this call is throttled."""
+    state = {"tokens": rate, "at": None}
+
+    def throttled(now: float) -> bool:
+        at = state["at"] if state["at"] is not None else now
+        state["tokens"], state["at"] = min(rate, state["tokens"] + (now - at) * rate), now
+        if state["tokens"] >= 1:
+            state["tokens"] -= 1
+            return False
+        return True
+
+    return throttled
+
+
+def at_random(share: float, seed: int) -> Callable[[float], bool]:
+    """Throttles that come whatever the rate: each call is throttled with probability `share`."""
+    rng = random.Random(seed)
+    return lambda now: rng.random() < share
+
+
+def drive(throttle: Callable[[float], bool], calls: int = 3000) -> tuple[TokenBucket, list[tuple[float, bool]]]:
+    """One caller sending as fast as the account's bucket lets it, on a fake clock: (bucket, [(when, throttled)])."""
+    clock = FakeClock()
+    limiter = account_bucket("a")
+    limiter._clock, limiter._sleep = clock, clock.sleep  # the account bucket as the product makes it
+    limiter._updated = clock.now
+    answers = []
+    for _ in range(calls):
+        clock.advance(1 / limiter.rate)
+        throttled = throttle(clock.now)
+        (limiter.throttled if throttled else limiter.succeeded)()
+        answers.append((clock.now, throttled))
+    return limiter, answers
+
+
+def per_second(answers: list[tuple[float, bool]]) -> tuple[float, float]:
+    """Calls a second and the share throttled over the last thousand answers."""
+    last = answers[-1000:]
+    return 1000 / (last[-1][0] - last[0][0]), sum(t for _, t in last) / 1000
+
+
+@pytest.mark.parametrize("aws_rate", [5, 15, 30])
+def test_throttles_that_follow_the_rate_keep_the_bucket_at_aws_rate(aws_rate: float) -> None:
+    limiter, answers = drive(aws_limit(aws_rate))
+    rate, throttled = per_second(answers)
+    assert rate == pytest.approx(aws_rate, rel=0.2)  # halvings stood: the rate was the cause
+    assert throttled < 0.2
+    assert limiter.noise == 0 and limiter.undone == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_throttles_that_do_not_follow_the_rate_leave_it_alone(seed: int) -> None:
+    """A third of calls throttled whatever the rate: halving twice did not make them rarer, so the rate went
+    back up, and the throttles are taken for noise. Classic AIMD would sit at its floor (half a call a second)."""
+    limiter, answers = drive(at_random(0.3, seed))
+    rate, throttled = per_second(answers)
+    assert rate > 30 and limiter.rate > 30
+    assert throttled == pytest.approx(0.3, abs=0.05)
+    assert limiter.undone >= 1 and limiter.noise == pytest.approx(0.3, abs=0.1)
+
+
+def test_a_limit_that_appears_above_known_noise_is_found() -> None:
+    noise, limit = at_random(0.2, 1), aws_limit(10)
+    limiter, answers = drive(lambda now: noise(now) or (now > 200 and limit(now)), calls=6000)
+    rate, _ = per_second(answers)
+    assert rate < 20  # well under the 40 the noise alone allowed
