@@ -203,3 +203,51 @@ def _shown(value: Any) -> str:
 def _short(value: Any, limit: int = 80) -> str:
     text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Parameters that name an IAM entity in a call, and what they name.
+ENTITY_PARAMS = {
+    "RoleName": "role",
+    "UserName": "user",
+    "GroupName": "group",
+    "InstanceProfileName": "instance profile",
+}
+
+
+def entity_problem(change: Change, name: Any, own: str) -> str | None:
+    """For a module of one named entity (`iam_role`, `iam_user`, `iam_group`, `iam_policy`): the change is
+    about the task's entity, and its calls touch nothing else. Its resource starts with the task's `name`
+    (IAM compares names without regard to case); each call's `own` parameter (RoleName…; `PolicyArn` for a
+    policy, by its last part) names that entity; any other entity a call names is one the change's resource
+    or before-image names (a membership's user, a managed policy attached, a role's instance profile). None
+    when so; else the first call that names something else."""
+    segments = change.resource.split("/")
+    entity = segments[0].casefold()
+    if not isinstance(name, str) or entity != name.casefold():
+        return f"resource {change.resource!r} is not about the task's {name!r}"
+    known = {s.casefold() for s in segments} | {s.casefold() for s in _strings(change.before)}
+    for label, calls in (("calls", change.calls), ("undo", change.undo or ())):
+        for i, call in enumerate(calls):
+            for param, value in call.params.items():
+                if param != own and param not in ENTITY_PARAMS and param != "PolicyArn":
+                    continue
+                text = str(value).casefold()
+                last = text.rsplit("/", 1)[-1]
+                if param == own:
+                    ok = (last if param == "PolicyArn" else text) == entity
+                else:
+                    ok = text in known or (param == "PolicyArn" and last in known)
+                if not ok:
+                    return f"{label}[{i}].params.{param}: {value!r} is not the task's entity nor one its change names"
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in an image, keys and values, at any depth."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []

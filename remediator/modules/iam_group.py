@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import awsrules, entityargs, entitypolicies
+from remediator import awsrules, changecheck, entityargs, entitypolicies
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
@@ -197,6 +197,11 @@ class Group(Module):
         return entitypolicies.policy_state(group.managed_policies, group.inline_policies, kind, name)
 
     # ---- planning ---------------------------------------------------------------------------------
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A plan file's change is about the task's group and touches nothing else (its calls name it, or
+        what the change's resource and before-image name): an edited call cannot reach another entity."""
+        return changecheck.entity_problem(change, args.get("name"), "GroupName")
 
     def plan(self, args: dict[str, Any], current: GroupCurrent, scope: str) -> PlanResult:
         group = current.group

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator import awsrules, policydoc
+from remediator import awsrules, changecheck, policydoc
 from remediator.aws.context import ReadContext
 from remediator.changes import ChangeBuilder
 from remediator.errors import ArgError, TaskFailed
@@ -171,6 +171,11 @@ class ManagedPolicy(Module):
             attachment = current.attachment(kind, entity)
             return None if attachment is None else attachment.to_json()
         return None if current.policy is None else current.policy.state()
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A plan file's change is about the task's policy and touches nothing else (its calls name it, or
+        what the change's resource and before-image name): an edited call cannot reach another entity."""
+        return changecheck.entity_problem(change, args.get("name"), "PolicyArn")
 
     def plan(self, args: dict[str, Any], current: PolicyFacts, scope: str) -> PlanResult:
         name = args["name"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator import awsrules, boundaries, entityargs, entitypolicies, policydoc, tagging
+from remediator import awsrules, boundaries, changecheck, entityargs, entitypolicies, policydoc, tagging
 from remediator.aws.context import ReadContext
 from remediator.changes import ChangeBuilder
 from remediator.entitypolicies import DOCUMENT, ROLE, dumps, stored
@@ -205,6 +205,11 @@ class Role(Module):
         return entitypolicies.policy_state(role.managed_policies, role.inline_policies, kind, name)
 
     # ---- planning ---------------------------------------------------------------------------------
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A plan file's change is about the task's role and touches nothing else (its calls name it, or
+        what the change's resource and before-image name): an edited call cannot reach another entity."""
+        return changecheck.entity_problem(change, args.get("name"), "RoleName")
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         role = current.get("role")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator import awsrules, boundaries, entityargs, iamnames, tagging
+from remediator import awsrules, boundaries, changecheck, entityargs, iamnames, tagging
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
@@ -256,6 +256,11 @@ class IamUser(Module):
         return None
 
     # ---- planning ---------------------------------------------------------------------------------
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A plan file's change is about the task's user and touches nothing else (its calls name it, or
+        what the change's resource and before-image name): an edited call cannot reach another entity."""
+        return changecheck.entity_problem(change, args.get("name"), "UserName")
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         user: User | None = current.get("user")

@@ -19,7 +19,16 @@ from remediator import planfile, policydoc, registry
 from remediator.model import ApiCall, Change
 
 CASES = Path(__file__).resolve().parent.parent / "modules"
-CHECKED = ("iam_roles", "iam_users", "iam_inline_policy", "cloudtrail")
+CHECKED = (
+    "iam_roles",
+    "iam_users",
+    "iam_inline_policy",
+    "cloudtrail",
+    "iam_role",
+    "iam_user",
+    "iam_group",
+    "iam_policy",
+)
 FINDINGS_ONLY = ("iam_policies", "iam_root_account", "iam_admins", "iam_unused_permissions")
 DELETE = object()  # an edit that removes the key
 
@@ -494,3 +503,32 @@ def test_a_fuzzed_change_is_refused_in_one_line_or_is_what_was_planned(data: st.
         _same_meaning(a, b) for a, b in zip(_documents(original), _documents(read_back), strict=False)
     )
     assert same, f"accepted {module} {original['resource']}: {path} edited: {read_back}"
+
+
+# ------------------------------------------------------------------ one named entity: nothing else is touched
+
+ENTITY_EDITS = [
+    ("iam_user", "UserName"),
+    ("iam_role", "RoleName"),
+    ("iam_group", "GroupName"),
+    ("iam_policy", "PolicyArn"),
+]
+
+
+@pytest.mark.parametrize(("module", "own"), ENTITY_EDITS)
+def test_a_call_edited_to_name_another_entity_is_refused(module: str, own: str) -> None:
+    for param in real_changes():
+        if param.values[0] != module:
+            continue
+        args, changes = planned(module, param.values[1])
+        for change in changes:
+            for label in ("calls", "undo"):
+                for i, call in enumerate(getattr(change, label) or ()):
+                    if own not in call.params:
+                        continue
+                    victim = "arn:aws:iam::123456789012:policy/victim" if own == "PolicyArn" else "victim"
+                    damaged = edited(change, {f"{label}[{i}].params.{own}": victim})
+                    problem = registry.get(module).check_change(args, damaged)
+                    assert problem and f"params.{own}" in problem, (param.values[1], label, i)
+            moved = edited(change, {"resource": "victim" + change.resource[len(change.resource.split("/")[0]) :]})
+            assert "is not about the task's" in (registry.get(module).check_change(args, moved) or "")
