@@ -251,3 +251,29 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+def key_problem(change: Change, tag_prefix: str) -> str | None:
+    """For a change to one access key (resource `<user>/<key id>`): each call names that user and key, and
+    the only tag it writes or removes is `<tag_prefix><key id>`. None when so."""
+    user, _, key_id = change.resource.partition("/")
+    if not user or not key_id or "/" in key_id:
+        return f"resource {change.resource!r} is not <user>/<access key id>"
+    tag = f"{tag_prefix}{key_id}"
+    for label, calls in (("calls", change.calls), ("undo", change.undo or ())):
+        for i, call in enumerate(calls):
+            params = call.params
+            named = {
+                "UserName": params.get("UserName", user),
+                "AccessKeyId": params.get("AccessKeyId", key_id),
+                "Tags": [t.get("Key") if isinstance(t, Mapping) else t for t in params.get("Tags") or []],
+                "TagKeys": list(params.get("TagKeys") or []),
+            }
+            if named["UserName"] != user:
+                return f"{label}[{i}].params.UserName: {named['UserName']!r} is not the change's user {user!r}"
+            if named["AccessKeyId"] != key_id:
+                return f"{label}[{i}].params.AccessKeyId: {named['AccessKeyId']!r} is not the change's key {key_id!r}"
+            for field in ("Tags", "TagKeys"):
+                if any(k != tag for k in named[field]):
+                    return f"{label}[{i}].params.{field}: only the key's own tag {tag!r} may be written or removed"
+    return None

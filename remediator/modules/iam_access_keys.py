@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from remediator import controls, selection, timeutil
+from remediator import changecheck, controls, selection, timeutil
 from remediator.aws.context import ReadContext
 from remediator.aws.reads import authorization_details
 from remediator.changes import ChangeBuilder
@@ -54,6 +54,7 @@ from remediator.credreport import KeyRow, UserRow, credential_report
 from remediator.errors import ArgError, AwsError, RemediatorError
 from remediator.identity import run_identity
 from remediator.keys import (
+    DEACTIVATED_TAG_PREFIX,
     AccessKey,
     KeyHolder,
     LiveKeys,
@@ -526,6 +527,12 @@ class AccessKeys(Module):
                 planned or "never used",
             )
         return confirmed
+
+    def check_change(self, args: dict[str, Any], change: Change) -> str | None:
+        """A plan file's change acts on the one key its resource names (`<user>/<key id>`): every call names
+        that user and that key, and a tag it writes or removes is that key's deactivation date, so an edited
+        call cannot switch off or delete another user's key."""
+        return changecheck.key_problem(change, DEACTIVATED_TAG_PREFIX)
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         now = parse_time(current["now"])

@@ -532,3 +532,18 @@ def test_a_call_edited_to_name_another_entity_is_refused(module: str, own: str) 
                     assert problem and f"params.{own}" in problem, (param.values[1], label, i)
             moved = edited(change, {"resource": "victim" + change.resource[len(change.resource.split("/")[0]) :]})
             assert "is not about the task's" in (registry.get(module).check_change(args, moved) or "")
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        ({"calls[1].params.UserName": "victim"}, "is not the change's user"),
+        ({"calls[1].params.AccessKeyId": "AKIAVICTIM0000000001"}, "is not the change's key"),
+        ({"calls[0].params.Tags[0].Key": "remediator:deactivated:AKIAVICTIM0000000001"}, "only the key's own tag"),
+        ({"undo[0].params.UserName": "victim"}, "is not the change's user"),
+    ],
+)
+def test_an_access_key_change_edited_to_reach_another_key_is_refused(edit: dict[str, Any], says: str) -> None:
+    args, changes = planned("iam_access_keys", "deactivates_the_stale_key_never_its_sibling")
+    (change,) = changes
+    assert says in (registry.get("iam_access_keys").check_change(args, edited(change, edit)) or "")
