@@ -214,7 +214,55 @@ ENTITY_PARAMS = {
 }
 
 
-def entity_problem(change: Change, name: Any, own: str) -> str | None:
+def entity_problem(change: Change, args: dict[str, Any], own: str) -> str | None:
+    """`names_problem`, then `documents_problem`: the change is about the task's entity, and every policy
+    document it writes is one the task's args give (an undo's, one its before-image holds)."""
+    return names_problem(change, args.get("name"), own) or documents_problem(change, args)
+
+
+def documents_problem(change: Change, args: dict[str, Any]) -> str | None:
+    """Each policy document a call writes (`PolicyDocument`, a trust policy) means what a document of the
+    task's args means, and each an undo writes what one of the before-image's means: an edited plan cannot
+    widen a trust policy or a permission. None when so."""
+    from remediator import policydoc
+
+    for label, calls, source, where in (
+        ("calls", change.calls, args, "the task's args"),
+        ("undo", change.undo or (), change.before, "the before-image"),
+    ):
+        allowed = [doc for doc in _documents(source)]
+        for i, call in enumerate(calls):
+            for param, value in call.params.items():
+                if not param.endswith("PolicyDocument"):
+                    continue
+                try:
+                    if any(policydoc.equivalent(value, doc) for doc in allowed):
+                        continue
+                except ValueError:
+                    pass
+                return f"{label}[{i}].params.{param}: not a document {where} give"
+    return None
+
+
+def _documents(value: Any) -> list[dict[str, Any]]:
+    """Every policy document in args or an image, at any depth (a mapping with Statement, or its JSON)."""
+    from remediator import policydoc
+
+    if isinstance(value, str):
+        try:
+            parsed = policydoc.parse(value) if value.lstrip()[:1] in ("{", "%") else None
+        except ValueError:
+            return []
+        return [parsed] if isinstance(parsed, dict) and "Statement" in parsed else []
+    if isinstance(value, Mapping):
+        own = [dict(value)] if "Statement" in value else []
+        return own + [d for v in value.values() for d in _documents(v)]
+    if isinstance(value, list | tuple):
+        return [d for v in value for d in _documents(v)]
+    return []
+
+
+def names_problem(change: Change, name: Any, own: str) -> str | None:
     """For a module of one named entity (`iam_role`, `iam_user`, `iam_group`, `iam_policy`): the change is
     about the task's entity, and its calls touch nothing else. Its resource starts with the task's `name`
     (IAM compares names without regard to case); each call's `own` parameter (RoleName…; `PolicyArn` for a

@@ -547,3 +547,33 @@ def test_an_access_key_change_edited_to_reach_another_key_is_refused(edit: dict[
     args, changes = planned("iam_access_keys", "deactivates_the_stale_key_never_its_sibling")
     (change,) = changes
     assert says in (registry.get("iam_access_keys").check_change(args, edited(change, edit)) or "")
+
+
+ANYONE = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+)
+EVERYTHING = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "resource", "path", "document"),
+    [
+        ("iam_role", "update_description_trust_and_boundary", "app", "calls[1].params.PolicyDocument", ANYONE),
+        ("iam_role", "create_with_every_field", "app", "calls[0].params.AssumeRolePolicyDocument", ANYONE),
+        ("iam_role", "inline_policy_updated_and_others_kept", "app/inline/s3-read", "calls[0].params.PolicyDocument",
+         EVERYTHING),
+        ("iam_role", "inline_policy_updated_and_others_kept", "app/inline/s3-read", "undo[0].params.PolicyDocument",
+         EVERYTHING),
+        ("iam_group", "create_with_everything", "ops/inline/no-iam", "calls[0].params.PolicyDocument", EVERYTHING),
+        ("iam_policy", "update_document_new_default_version", "app-read", "calls[0].params.PolicyDocument",
+         EVERYTHING),
+    ],
+)  # fmt: skip
+def test_a_document_edited_in_a_plan_is_refused(
+    module: str, name: str, resource: str, path: str, document: str
+) -> None:
+    args, changes = planned(module, name)
+    (change,) = [c for c in changes if c.resource == resource]
+    assert registry.get(module).check_change(args, change) is None
+    problem = registry.get(module).check_change(args, edited(change, {path: document}))
+    assert problem and path.split(".")[0] in problem and "not a document" in problem
