@@ -325,3 +325,13 @@ def key_problem(change: Change, tag_prefix: str) -> str | None:
                 if any(k != tag for k in named[field]):
                     return f"{label}[{i}].params.{field}: only the key's own tag {tag!r} may be written or removed"
     return None
+
+
+def settings_problem(change: Change, args: dict[str, Any], settings: Mapping[str, str]) -> str | None:
+    """Each setting (task option → call parameter) a forward call writes is the args' value, when the args
+    give one. None when so."""
+    for i, call in enumerate(change.calls):
+        for option, param in settings.items():
+            if param in call.params and option in args and call.params[param] != args[option]:
+                return f"calls[{i}].params.{param}: {call.params[param]!r} where the task's args say {args[option]!r}"
+    return None

@@ -209,8 +209,11 @@ class Role(Module):
     def check_change(self, args: dict[str, Any], change: Change) -> str | None:
         """A plan file's change is about the task's role and touches nothing else (its calls name it, or
         what the change's resource and before-image name), and writes only documents its args or before-image
-        give: an edited call cannot reach another entity or widen a policy."""
-        return changecheck.entity_problem(change, args, "RoleName")
+        give: an edited call cannot reach another entity or widen a policy. The role's own settings a call
+        writes are the args' (a longer session than the task asks for is refused)."""
+        return changecheck.entity_problem(change, args, "RoleName") or changecheck.settings_problem(
+            change, args, {"description": "Description", "max_session_duration": "MaxSessionDuration"}
+        )
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:
         role = current.get("role")

@@ -577,3 +577,15 @@ def test_a_document_edited_in_a_plan_is_refused(
     assert registry.get(module).check_change(args, change) is None
     problem = registry.get(module).check_change(args, edited(change, {path: document}))
     assert problem and path.split(".")[0] in problem and "not a document" in problem
+
+
+def test_a_role_session_lengthened_in_a_plan_is_refused() -> None:
+    args, changes = planned("iam_role", "update_description_trust_and_boundary")
+    (change,) = [c for c in changes if c.resource == "app"]
+    index = next(i for i, c in enumerate(change.calls) if c.operation == "update_role")
+    for param, value in (("MaxSessionDuration", 43200), ("Description", "edited")):
+        if param in change.calls[index].params:
+            problem = registry.get("iam_role").check_change(
+                args, edited(change, {f"calls[{index}].params.{param}": value})
+            )
+            assert problem and param in problem
