@@ -327,11 +327,23 @@ def key_problem(change: Change, tag_prefix: str) -> str | None:
     return None
 
 
-def settings_problem(change: Change, args: dict[str, Any], settings: Mapping[str, str]) -> str | None:
-    """Each setting (task option → call parameter) a forward call writes is the args' value, when the args
-    give one. None when so."""
+def settings_problem(change: Change, args: dict[str, Any], settings: Mapping[str, str | tuple[str, ...]]) -> str | None:
+    """Each setting (task option → the call parameters that carry it) a forward call writes is the args'
+    value when the args give one, and each tag it writes (`Tags`) has the value the args' `tags` give it.
+    None when so."""
+    from remediator.tagging import tag_values
+
+    tags = tag_values(args) if isinstance(args.get("tags"), Mapping) else {}
     for i, call in enumerate(change.calls):
-        for option, param in settings.items():
-            if param in call.params and option in args and call.params[param] != args[option]:
-                return f"calls[{i}].params.{param}: {call.params[param]!r} where the task's args say {args[option]!r}"
+        for option, params in settings.items():
+            for param in (params,) if isinstance(params, str) else params:
+                if param in call.params and option in args and call.params[param] != args[option]:
+                    given = call.params[param]
+                    return f"calls[{i}].params.{param}: {given!r} where the task's args say {args[option]!r}"
+        for tag in call.params.get("Tags") or []:
+            key = tag.get("Key") if isinstance(tag, Mapping) else None
+            if key in tags and tag.get("Value") != tags[key]:
+                return (
+                    f"calls[{i}].params.Tags: {key!r} is {tag.get('Value')!r} where the task's args say {tags[key]!r}"
+                )
     return None

@@ -201,8 +201,11 @@ class Group(Module):
     def check_change(self, args: dict[str, Any], change: Change) -> str | None:
         """A plan file's change is about the task's group and touches nothing else (its calls name it, or
         what the change's resource and before-image name), and writes only documents its args or before-image
-        give: an edited call cannot reach another entity or widen a policy."""
-        return changecheck.entity_problem(change, args, "GroupName")
+        give, and settings and tags as its args say: an edited call cannot reach another entity or widen a
+        policy."""
+        return changecheck.entity_problem(change, args, "GroupName") or changecheck.settings_problem(
+            change, args, {"path": ("Path", "NewPath")}
+        )
 
     def plan(self, args: dict[str, Any], current: GroupCurrent, scope: str) -> PlanResult:
         group = current.group

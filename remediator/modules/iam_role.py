@@ -35,6 +35,13 @@ from remediator.roles import aws_managed_reason, delete_role_calls, find_role, i
 from remediator.tagging import tag_values
 
 MIN_SESSION, MAX_SESSION = 3600, 43200
+# task option → the call parameters that write it (what `check_change` holds a plan file's calls to)
+CHECKED_SETTINGS = {
+    "description": "Description",
+    "max_session_duration": "MaxSessionDuration",
+    "path": "Path",
+    "permissions_boundary": "PermissionsBoundary",
+}
 # task option → field of the role the `<name>` change manages
 ROLE_FIELDS = {
     "description": "Description",
@@ -209,10 +216,10 @@ class Role(Module):
     def check_change(self, args: dict[str, Any], change: Change) -> str | None:
         """A plan file's change is about the task's role and touches nothing else (its calls name it, or
         what the change's resource and before-image name), and writes only documents its args or before-image
-        give: an edited call cannot reach another entity or widen a policy. The role's own settings a call
-        writes are the args' (a longer session than the task asks for is refused)."""
+        give: an edited call cannot reach another entity or widen a policy. The role's own settings and tags a
+        call writes are the args' (a longer session or another boundary than the task asks for is refused)."""
         return changecheck.entity_problem(change, args, "RoleName") or changecheck.settings_problem(
-            change, args, {"description": "Description", "max_session_duration": "MaxSessionDuration"}
+            change, args, CHECKED_SETTINGS
         )
 
     def plan(self, args: dict[str, Any], current: dict[str, Any], scope: str) -> PlanResult:

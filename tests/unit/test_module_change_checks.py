@@ -589,3 +589,21 @@ def test_a_role_session_lengthened_in_a_plan_is_refused() -> None:
                 args, edited(change, {f"calls[{index}].params.{param}": value})
             )
             assert problem and param in problem
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "path", "value"),
+    [
+        ("iam_role", "create_with_every_field", "calls[0].params.Path", "/elsewhere/"),
+        ("iam_role", "create_with_every_field", "calls[0].params.Tags[0].Value", "false"),
+        ("iam_role", "update_description_trust_and_boundary", "calls[2].params.PermissionsBoundary",
+         "arn:aws:iam::aws:policy/AdministratorAccess"),
+        ("iam_user", "create_with_every_field", "calls[0].params.Path", "/elsewhere/"),
+    ],
+)  # fmt: skip
+def test_a_setting_edited_in_a_plan_is_refused(module: str, name: str, path: str, value: Any) -> None:
+    args, changes = planned(module, name)
+    change = changes[0]
+    assert registry.get(module).check_change(args, change) is None
+    problem = registry.get(module).check_change(args, edited(change, {path: value}))
+    assert problem and "where the task's args say" in problem
