@@ -9,12 +9,7 @@ from tests.conftest import cli, write
 BOOK = "- tasks:\n    - iam_password_policy: {minimum_length: 14}\n"
 
 
-def test_assume_role_with_external_id(iam, aws, workdir, calls, monkeypatch):
-    monkeypatch.setenv("EXT_ID", "s3cr3t-ext")
-    inv = write(
-        workdir,
-        "inv.yml",
-        f"""\
+EXTERNAL_ID_INVENTORY = """\
 all:
   accounts:
     member:
@@ -23,8 +18,12 @@ all:
       role_arn: arn:aws:iam::123456789012:role/remediator
       external_id: "{{{{ lookup_env('EXT_ID') }}}}"
       session_name: nightly-baseline
-""",
-    )
+"""
+
+
+def test_assume_role_with_external_id(iam, aws, workdir, calls, monkeypatch):
+    monkeypatch.setenv("EXT_ID", "s3cr3t-ext")
+    inv = write(workdir, "inv.yml", EXTERNAL_ID_INVENTORY.format(aws=aws))
     result = cli("run", write(workdir, "p.yml", BOOK), "-i", inv)
     assert result.code == 0, result.out + result.err
     assert calls.count("AssumeRole") == 1  # one session per account, shared by planning and applying
@@ -42,17 +41,6 @@ def test_credentials_for_another_account_are_refused(iam, aws, workdir, calls):
     assert [op for _, _, op, _ in calls.records] == ["GetCallerIdentity"]
 
 
-EXTERNAL_ID_INVENTORY = """\
-all:
-  accounts:
-    member:
-      account_id: "123456789012"
-      endpoint_url: "{aws}"
-      role_arn: arn:aws:iam::123456789012:role/remediator
-      external_id: "{{{{ lookup_env('EXT_ID') }}}}"
-"""
-
-
 def test_plans_and_journals_never_hold_the_external_id(iam, aws, workdir, calls, monkeypatch):
     """The plan and the journal name the inventory account; apply and rollback take the inventory (-i)
     again for the external id, and every AssumeRole carries it."""
@@ -60,10 +48,12 @@ def test_plans_and_journals_never_hold_the_external_id(iam, aws, workdir, calls,
 
     monkeypatch.setenv("EXT_ID", "s3cr3t-ext")
     sent: list[Any] = []
-    observer = lambda account, service, op, params, read_only: sent.append(params.get("ExternalId"))  # noqa: E731
-    monkeypatch.setattr(
-        session, "CALL_OBSERVERS", [*session.CALL_OBSERVERS, lambda *a: a[2] == "AssumeRole" and observer(*a)]
-    )
+
+    def external_ids(account: str, service: str, operation: str, params: dict[str, Any], read_only: bool) -> None:
+        if operation == "AssumeRole":
+            sent.append(params.get("ExternalId"))
+
+    monkeypatch.setattr(session, "CALL_OBSERVERS", [*session.CALL_OBSERVERS, external_ids])
     inv = write(workdir, "inv.yml", EXTERNAL_ID_INVENTORY.format(aws=aws))
     book = write(workdir, "p.yml", BOOK)
     planned = cli("run", book, "-i", inv, "--check", "--plan-out", "plan.json")
