@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -29,6 +27,7 @@ from remediator import __version__, registry
 from remediator.aws import actions
 from remediator.errors import ArgError, ConfigError
 from remediator.loader.schema import check_args
+from remediator.loader.yamlfile import read_text
 from remediator.model import ACTIONS, EXTERNAL_ID_REF, Account, AccountRun, ApiCall, Change, Finding, TaskPlan
 
 FORMAT_VERSION = 1
@@ -108,7 +107,7 @@ def load(path: str | Path, *, for_apply: bool = False) -> SavedPlan:
     Every problem is a ConfigError naming the file and the path inside it (`accounts[0].account`)."""
     file = str(path)
     try:
-        data = _parse(_read(path))
+        data = _parse(read_text(path, "plan file", MAX_BYTES))
         _check_version(data)
         if for_apply and "guards" not in data:
             raise ConfigError(
@@ -130,35 +129,6 @@ def load(path: str | Path, *, for_apply: bool = False) -> SavedPlan:
 
 class _DuplicateKey(Exception):
     pass
-
-
-def _read(path: str | Path) -> str:
-    """The file's text. A FIFO, a device or a directory is refused without reading from it (a FIFO is
-    opened without waiting for a writer); so is a file larger than any plan."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise ConfigError("plan file not found")
-    except OSError as exc:
-        raise ConfigError(f"cannot read plan file: {exc.strerror or exc}")
-    try:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
-            raise ConfigError("not a regular file: a plan file is the file `run --plan-out` wrote")
-        if status.st_size > MAX_BYTES:
-            raise ConfigError(f"plan file is larger than {MAX_BYTES // 2**20} MiB: not a plan remediator wrote")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            raw = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read plan file: {exc.strerror or exc}")
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_BYTES:
-        raise ConfigError(f"plan file is larger than {MAX_BYTES // 2**20} MiB: not a plan remediator wrote")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"plan file is not UTF-8 text (byte {exc.start})")
 
 
 def _parse(text: str) -> Any:

@@ -674,8 +674,8 @@ def test_a_plan_that_is_not_a_regular_file_is_refused_without_reading_it(workdir
 
     (workdir / "dir.json").mkdir()
     os.mkfifo(workdir / "fifo.json")  # nothing ever writes to it: reading it would wait forever
-    for name in ("dir.json", "fifo.json"):
-        assert_refused(cli("apply", name), calls, "not a regular file", plan=name)
+    for name, says in (("dir.json", "is a directory"), ("fifo.json", "not a regular file")):
+        assert_refused(cli("apply", name), calls, says, plan=name)
 
 
 # ------------------------------------------------------------------ the sweeps', inline policies' and trails' changes
