@@ -363,8 +363,9 @@ def _change(data: dict[str, Any]) -> Change:
 
 
 def check_entry(account: Account, args: dict[str, Any], change: Change) -> None:
-    """The checks `apply` makes on a plan file's task (planfile: module, args, calls), on one journal entry;
-    then that its address is its account's, its ARNs name its account, and its undo inverts it."""
+    """The checks `apply` makes on a plan file's task (planfile: module, args, calls; the module's own
+    `check_change`), on one journal entry; then that its address is its account's, its ARNs name its
+    account, and its undo inverts it."""
     from remediator import planfile  # imports botocore: only when a journal is read
 
     if change.action not in ACTIONS:
@@ -387,6 +388,9 @@ def check_entry(account: Account, args: dict[str, Any], change: Change) -> None:
     _check_arns(change, account.account_id)
     if change.undo is not None:
         check_undo(change, account.account_id)
+    problem = module.check_change(dict(args), change)  # what the module holds a plan file's change to
+    if problem:
+        raise JournalProblem(f"change: {problem}")
 
 
 # An ARN a call names whose account must be the entry's: a customer managed policy or permissions boundary

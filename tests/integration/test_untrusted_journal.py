@@ -640,3 +640,20 @@ def test_rollback_problems_reach_stderr(iam, aws, workdir):
     iam.update_account_password_policy(MinimumPasswordLength=20)
     result = cli("rollback", "j.jsonl")
     assert result.code == 1 and "stale, not undone" in result.err
+
+
+def test_an_entry_its_module_would_not_have_planned_is_refused(iam, aws, workdir, calls):
+    """A journal entry meets the checks its module holds a plan file's change to (`check_change`): a change
+    to the password policy whose call was edited is not one the task's args plan."""
+    iam.update_account_password_policy(MinimumPasswordLength=8)
+    ran = cli("run", write(workdir, "p.yml", STRONG), "-i", write_inventory(workdir, aws), "--journal", "j.jsonl")
+    assert ran.code == 0, ran.out + ran.err
+    path = workdir / "j.jsonl"
+    items = records(path)
+    at = begin_lines(items)[0]
+    items[at]["change"]["calls"][0]["params"]["MinimumPasswordLength"] = 6
+    write_records(path, items)
+    calls.clear()
+    for argv in (("rollback", path), ("rollback", path, "--check")):
+        assert_refused(cli(*argv), path, at + 1)
+    assert calls.records == []
