@@ -230,7 +230,7 @@ def documents_problem(change: Change, args: dict[str, Any]) -> str | None:
         ("calls", change.calls, args, "the task's args"),
         ("undo", change.undo or (), change.before, "the before-image"),
     ):
-        allowed = [doc for doc in _documents(source)]
+        allowed = _documents(source)
         for i, call in enumerate(calls):
             for param, value in call.params.items():
                 if not param.endswith("PolicyDocument"):
